@@ -1,0 +1,1 @@
+"""Application shell: settings, database, accounts, auth, errors, CLI and app factory."""

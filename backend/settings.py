@@ -1,0 +1,99 @@
+"""Settings read once from environment variables, with safe defaults for development."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+ENVIRONMENTS = ("development", "production", "test")
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    database_url: str
+    secret_key: str
+    display_timezone: ZoneInfo
+    login_attempts_per_minute: int
+    session_max_age_seconds: int
+    stale_after_hours: int
+    cookie_secure: bool
+    auto_migrate: bool
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith("postgres")
+
+
+def _secret_key(environment: str) -> str:
+    configured = os.environ.get("SECRET_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise SettingsError("SECRET_KEY must be at least 32 characters long.")
+        return configured
+    if environment == "production":
+        raise SettingsError("SECRET_KEY is required when APP_ENV=production.")
+    # Development and tests: generate once and keep it, so sessions survive restarts.
+    key_file = VAR_DIR / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}.") from error
+
+
+def load_settings() -> Settings:
+    environment = os.environ.get("APP_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        raise SettingsError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}.")
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'safebed.sqlite'}"
+    timezone_name = os.environ.get("DISPLAY_TIMEZONE", "Europe/Brussels")
+    try:
+        display_timezone = ZoneInfo(timezone_name)
+    except Exception as error:
+        raise SettingsError(f"DISPLAY_TIMEZONE {timezone_name!r} is not a known time zone.") from error
+    return Settings(
+        environment=environment,
+        database_url=database_url,
+        secret_key=_secret_key(environment),
+        display_timezone=display_timezone,
+        login_attempts_per_minute=_int("LOGIN_ATTEMPTS_PER_MINUTE", 10),
+        session_max_age_seconds=_int("SESSION_MAX_AGE_SECONDS", 12 * 3600),
+        stale_after_hours=_int("STALE_AFTER_HOURS", 24),
+        cookie_secure=os.environ.get("COOKIE_SECURE", "1" if environment == "production" else "0")
+        == "1",
+        auto_migrate=environment == "development",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

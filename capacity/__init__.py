@@ -1,0 +1,1 @@
+"""Capacity: centres, units, beds, their status history, vacancies and data freshness."""
