@@ -30,7 +30,11 @@ def migrate() -> None:
 @click.option("--username", prompt=True)
 @click.option("--display-name", default="Administrator", show_default=True)
 @click.option(
-    "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="10 characters or more"
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="10 characters or more",
 )
 @click.option("--language", default="en", type=click.Choice(["fr", "nl", "de", "en"]))
 def create_admin(username: str, display_name: str, password: str, language: str) -> None:
@@ -66,17 +70,26 @@ def create_admin(username: str, display_name: str, password: str, language: str)
 
 
 @main.command()
-@click.option("--reset", is_flag=True, help="Erase every row first (development only).")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Erase the whole database (users too), then load. Development only: refused when "
+    "APP_ENV=production.",
+)
 def demo(reset: bool) -> None:
     """Load the invented demo network (Belgian centres, Esperanto's 20 beds, demo users)."""
-    from backend.demo import load_demo
+    from backend.demo import DemoRefused, load_demo
     from backend.migrate import apply_migrations
 
     async def load() -> str:
         await apply_migrations()
         return await load_demo(reset=reset)
 
-    click.echo(_run(load()))
+    try:
+        click.echo(_run(load()))
+    except DemoRefused as error:
+        click.echo(f"Not loaded: {error}", err=True)
+        sys.exit(1)
 
 
 @main.command()
