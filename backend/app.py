@@ -15,11 +15,11 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.registry import StoreRegistry
 from piccolo.engine.postgres import PostgresEngine
 
-from backend.api import AuthController, MeController, UserController
+from backend.api import AuthController, MeController, UserController, login_router
 from backend.auth import PUBLIC_PATHS, AuthenticationMiddleware, role_guard, session_config
 from backend.database import get_engine
 from backend.migrate import apply_migrations
-from backend.openapi import SWAGGER_DIR, SWAGGER_STATIC, openapi_config
+from backend.openapi import SWAGGER_DIR, SWAGGER_STATIC, ClosedStructSchemaPlugin, openapi_config
 from backend.problems import exception_handlers
 from backend.session_store import DatabaseStore
 from backend.settings import Settings, get_settings
@@ -81,7 +81,11 @@ def _lifespan(settings: Settings):
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    api = Router(path="/api", route_handlers=API_CONTROLLERS, guards=[role_guard])
+    api = Router(
+        path="/api",
+        route_handlers=[login_router(settings), *API_CONTROLLERS],
+        guards=[role_guard],
+    )
     return Litestar(
         route_handlers=[
             api,
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),
+        plugins=[ClosedStructSchemaPlugin()],
         response_headers=SECURITY_HEADERS,
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         lifespan=[_lifespan(settings)],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -14,7 +15,7 @@ from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
     ServerSideSessionConfig,
 )
-from litestar.types import Message
+from litestar.types import Empty, Message
 
 from backend import accounts
 from backend.identity import Principal
@@ -36,12 +37,36 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             return state["new_session_id"]
         return super().get_session_id(connection)
 
-    async def store_in_message(self, scope_session: Any, message: Message, connection: ASGIConnection) -> None:
-        if connection.scope.get("state", {}).get(ROTATE_FLAG):
-            old = connection.cookies.get(self.config.key)
-            if old:
-                await self.delete(old, store=self.config.get_store_from_app(connection.scope["app"]))
+    async def store_in_message(
+        self, scope_session: Any, message: Message, connection: ASGIConnection
+    ) -> None:
+        cookie = connection.cookies.get(self.config.key)
+        store = self.config.get_store_from_app(connection.scope["app"])
+        if scope_session is Empty or not scope_session:
+            # Signed out, or never signed in (API tokens, health checks, anonymous callers):
+            # store nothing. A cookie naming a session is removed along with that session.
+            if cookie:
+                await self.delete(cookie, store=store)
+                MutableScopeHeaders.from_message(message).add("Set-Cookie", self._removal_cookie())
+            return
+        if cookie and connection.scope.get("state", {}).get(ROTATE_FLAG):
+            await self.delete(cookie, store=store)
         await super().store_in_message(scope_session, message, connection)
+
+    def _removal_cookie(self) -> str:
+        # Litestar's own removal cookie keeps the configured Max-Age, which outranks its
+        # past Expires: browsers would keep sending it.
+        return Cookie(
+            key=self.config.key,
+            value="",
+            max_age=0,
+            expires=0,
+            path=self.config.path,
+            domain=self.config.domain,
+            secure=self.config.secure,
+            httponly=self.config.httponly,
+            samesite=self.config.samesite,
+        ).to_header(header="")
 
 
 @dataclass
@@ -78,12 +103,14 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
         user_id = session.get("user_id") if isinstance(session, dict) else None
         principal = await accounts.principal_for_user(user_id) if user_id else None
         if principal is None:
-            raise NotAuthorizedException("Sign in first (POST /api/auth/login) or send an API token.")
+            raise NotAuthorizedException(
+                "Sign in first (POST /api/auth/login) or send an API token."
+            )
         return AuthenticationResult(user=principal, auth="session")
 
 
 def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """Every API route declares the roles allowed on it in opt['roles']; none declared, none allowed."""
+    """Every API route declares its allowed roles in opt['roles']; none declared, none allowed."""
     if handler.opt.get("exclude_from_auth"):
         return
     principal = connection.scope.get("user")

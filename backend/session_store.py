@@ -19,12 +19,18 @@ def _expiry(expires_in: int | timedelta | None):
 
 
 class DatabaseStore(Store):
-    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+    async def set(
+        self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
+    ) -> None:
         data = value.decode() if isinstance(value, bytes) else value
         expires_at = _expiry(expires_in)
-        updated = await StoredSession.update(
-            {StoredSession.data: data, StoredSession.expires_at: expires_at}
-        ).where(StoredSession.session_key == key).returning(StoredSession.id)
+        updated = (
+            await StoredSession.update(
+                {StoredSession.data: data, StoredSession.expires_at: expires_at}
+            )
+            .where(StoredSession.session_key == key)
+            .returning(StoredSession.id)
+        )
         if not updated:
             await StoredSession.insert(
                 StoredSession(session_key=key, data=data, expires_at=expires_at)
@@ -56,9 +62,11 @@ class DatabaseStore(Store):
         return await self.get(key) is not None
 
     async def expires_in(self, key: str) -> int | None:
-        row = await StoredSession.select(StoredSession.expires_at).where(
-            StoredSession.session_key == key
-        ).first()
+        row = (
+            await StoredSession.select(StoredSession.expires_at)
+            .where(StoredSession.session_key == key)
+            .first()
+        )
         if row is None or row["expires_at"] is None:
             return None
         return int((as_utc(row["expires_at"]) - utcnow()).total_seconds())

@@ -79,7 +79,9 @@ def load_settings() -> Settings:
     try:
         display_timezone = ZoneInfo(timezone_name)
     except Exception as error:
-        raise SettingsError(f"DISPLAY_TIMEZONE {timezone_name!r} is not a known time zone.") from error
+        raise SettingsError(
+            f"DISPLAY_TIMEZONE {timezone_name!r} is not a known time zone."
+        ) from error
     return Settings(
         environment=environment,
         database_url=database_url,

@@ -1,0 +1,343 @@
+"""Who may do what: every API route, for every role and for no one signed in.
+
+The matrix below is the access policy, written down once. A route added without an access
+rule, or without a line here, fails the suite.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from litestar.routes import HTTPRoute
+
+from backend.tables import ApiToken
+from backend.timeutil import utcnow
+from capacity import service as capacity
+from capacity.schemas import BedStatusChange
+from capacity.tables import Bed, Centre, OccupancyEvent
+from capacity.vocabulary import BedStatus
+from tests.support.world import PASSWORD, World
+
+ANONYMOUS = "anonymous"
+STAFF_ROLES = ("admin", "officer", "coordinator", "analyst", "staff_a", "staff_b")
+EVERY_ACTOR = (ANONYMOUS, *STAFF_ROLES)
+
+EVERYONE = frozenset(STAFF_ROLES)
+ADMIN = frozenset({"admin"})
+# The routes below act on centre A: staff_a works there, staff_b at centre B.
+CENTRE_A_ACTORS = frozenset({"admin", "staff_a"})
+CENTRE_A_HISTORY = frozenset({"admin", "coordinator", "staff_a"})
+
+NEW_CENTRE = {
+    "name": "Le Relais",
+    "operator": "ASBL Exemple",
+    "country": "BE",
+    "community": "french",
+    "province": "BE-WNA",
+    "municipality": "Namur",
+    "latitude": 50.47,
+    "longitude": 4.87,
+    "kind": "emergency_shelter",
+    "units": [
+        {
+            "name": "Mixte",
+            "min_age": 12,
+            "max_age": 17,
+            "gender_policy": "mixed",
+            "bed_labels": ["R1"],
+        },
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    method: str
+    path: str
+    """As the app declares it, e.g. /api/beds/{bed_id:int}/status."""
+    allowed: frozenset[str]
+    ok: int
+    """The status an allowed caller gets for the request below."""
+    body: Any = None
+    ids: dict[str, str] = field(default_factory=dict)
+    """Path parameter → which id of the test network to use (default: the parameter's name)."""
+    public: bool = False
+    """Open without signing in (only sign-in itself)."""
+
+
+RULES = [
+    # Sign-in is the one route open to everyone; its own tests are in test_auth.py.
+    Rule(
+        "POST",
+        "/api/auth/login",
+        EVERYONE,
+        200,
+        body={"username": "officer", "password": PASSWORD},
+        public=True,
+    ),
+    Rule("POST", "/api/auth/logout", EVERYONE, 204),
+    Rule("GET", "/api/me", EVERYONE, 200),
+    Rule("GET", "/api/me/tokens", EVERYONE, 200),
+    Rule("POST", "/api/me/tokens", EVERYONE, 201, body={"name": "laptop"}),
+    Rule("DELETE", "/api/me/tokens/{token_id:int}", EVERYONE, 200, ids={"token_id": "own_token"}),
+    Rule("GET", "/api/users", ADMIN, 200),
+    Rule(
+        "POST",
+        "/api/users",
+        ADMIN,
+        201,
+        body={
+            "username": "newcomer",
+            "display_name": "Newcomer",
+            "role": "analyst",
+            "password": "a-long-enough-password",
+        },
+    ),
+    Rule("GET", "/api/users/{user_id:int}", ADMIN, 200),
+    Rule("PATCH", "/api/users/{user_id:int}", ADMIN, 200, body={"display_name": "Renamed"}),
+    Rule("GET", "/api/centres", EVERYONE, 200),
+    Rule("POST", "/api/centres", ADMIN, 201, body=NEW_CENTRE),
+    Rule("GET", "/api/centres/{centre_id:int}", EVERYONE, 200),
+    Rule("PATCH", "/api/centres/{centre_id:int}", ADMIN, 200, body={"operator": "Autre ASBL"}),
+    Rule("POST", "/api/centres/{centre_id:int}/confirm", CENTRE_A_ACTORS, 200),
+    Rule(
+        "POST",
+        "/api/centres/{centre_id:int}/units",
+        ADMIN,
+        201,
+        body={
+            "name": "Mixte",
+            "min_age": 12,
+            "max_age": 17,
+            "gender_policy": "mixed",
+            "bed_labels": ["M1"],
+        },
+    ),
+    Rule("PATCH", "/api/units/{unit_id:int}", ADMIN, 200, body={"name": "Filles (haut)"}),
+    Rule("POST", "/api/units/{unit_id:int}/beds", ADMIN, 201, body={"labels": ["A9"]}),
+    Rule("PATCH", "/api/beds/{bed_id:int}", ADMIN, 200, body={"label": "A1bis"}),
+    Rule("DELETE", "/api/beds/{bed_id:int}", ADMIN, 200),
+    Rule(
+        "POST",
+        "/api/beds/{bed_id:int}/status",
+        CENTRE_A_ACTORS,
+        200,
+        body={"status": "occupied", "reason": "admitted tonight"},
+    ),
+    Rule(
+        "PUT",
+        "/api/beds/{bed_id:int}/expected-departure",
+        CENTRE_A_ACTORS,
+        200,
+        body={"expected_departure": "NEXT_WEEK"},
+        ids={"bed_id": "occupied_bed"},
+    ),
+    Rule("GET", "/api/beds/{bed_id:int}/history", CENTRE_A_HISTORY, 200),
+    Rule("GET", "/api/vacancies", EVERYONE, 200),
+    Rule("GET", "/api/geography/provinces", EVERYONE, 200),
+]
+
+RULES_BY_ROUTE = {(rule.method, rule.path): rule for rule in RULES}
+_PARAMETER = re.compile(r"\{(\w+):\w+\}")
+
+
+def api_routes(app) -> list[tuple[str, str, Any]]:
+    """(method, path, handler) of every API route the app serves (automatic OPTIONS aside)."""
+    found = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/api"):
+            continue
+        for handler in route.route_handlers:
+            for method in sorted(handler.http_methods):
+                if method not in ("OPTIONS", "HEAD"):
+                    found.append((method, route.path, handler))
+    return found
+
+
+def test_every_api_route_declares_roles(app):
+    unguarded = [
+        f"{method} {path}"
+        for method, path, handler in api_routes(app)
+        if not handler.opt.get("roles") and (method, path) != ("POST", "/api/auth/login")
+    ]
+    assert not unguarded, f"API routes without opt['roles']: {unguarded}"
+    public = [
+        f"{method} {path}"
+        for method, path, handler in api_routes(app)
+        if handler.opt.get("exclude_from_auth")
+    ]
+    assert public == ["POST /api/auth/login"]
+
+
+def test_every_api_route_is_in_the_matrix(app):
+    served = {(method, path) for method, path, _ in api_routes(app)}
+    missing = sorted(served - set(RULES_BY_ROUTE))
+    assert not missing, f"API routes with no line in the access matrix: {missing}"
+    stale = sorted(set(RULES_BY_ROUTE) - served)
+    assert not stale, f"Matrix lines for routes the app does not serve: {stale}"
+    assert len(RULES_BY_ROUTE) == len(RULES), "a route is listed twice in the matrix"
+
+
+async def _ids(world: World, actor: str) -> dict[str, int]:
+    """The ids a route acts on: centre A, its first unit, a free bed, an occupied bed, the
+    officer's account, and a token of the caller's own."""
+    owner = world.users["officer" if actor == ANONYMOUS else actor].user_id
+    token = await ApiToken.select(ApiToken.id).where(ApiToken.user == owner).first()
+    return {
+        "centre_id": world.centre_a["id"],
+        "unit_id": world.centre_a["units"][0]["id"],
+        # Each caller allowed to change a bed's status gets a free bed of its own.
+        "bed_id": world.bed(world.centre_a, "A3" if actor == "staff_a" else "A1"),
+        "occupied_bed": world.bed(world.centre_a, "A2"),
+        "user_id": world.users["officer"].user_id,
+        "own_token": token["id"],
+    }
+
+
+def _url(rule: Rule, ids: dict[str, int]) -> str:
+    return _PARAMETER.sub(lambda match: str(ids[rule.ids.get(match[1], match[1])]), rule.path)
+
+
+def _body(rule: Rule) -> Any:
+    if rule.body is None:
+        return None
+    next_week = (utcnow() + timedelta(days=7)).date().isoformat()
+    return {key: next_week if value == "NEXT_WEEK" else value for key, value in rule.body.items()}
+
+
+def _expected(rule: Rule, actor: str) -> int:
+    if actor == ANONYMOUS:
+        return rule.ok if rule.public else 401
+    return rule.ok if actor in rule.allowed else 403
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: f"{rule.method} {rule.path}")
+async def test_access(client, world, rule: Rule):
+    """Every caller in turn on one network: the refused first (a refusal changes nothing),
+    then the allowed, each expecting the route's success status."""
+    await capacity.change_bed_status(
+        world.users["admin"],
+        world.bed(world.centre_a, "A2"),
+        BedStatusChange(status=BedStatus.OCCUPIED, reason="admitted"),
+    )
+    actors = sorted(EVERY_ACTOR, key=lambda actor: _expected(rule, actor) == rule.ok)
+    wrong = []
+    for actor in actors:
+        client.cookies.clear()
+        headers = {} if actor == ANONYMOUS else world.auth(actor)
+        response = await client.request(
+            rule.method, _url(rule, await _ids(world, actor)), headers=headers, json=_body(rule)
+        )
+        expected = _expected(rule, actor)
+        if response.status_code != expected:
+            wrong.append(f"{actor}: {response.status_code}, expected {expected}: {response.text}")
+        elif expected in (401, 403) and (
+            not response.headers["content-type"].startswith("application/problem+json")
+            or response.json()["status"] != expected
+        ):
+            wrong.append(f"{actor}: refusal is not problem details: {response.text}")
+    assert not wrong, "\n".join(wrong)
+
+
+# ---------------------------------------------------------------------------
+# Centre staff change only their own centres' beds.
+
+CENTRE_ACTIONS = {
+    "bed status": ("POST", "/api/beds/{bed}/status", {"status": "out_of_service", "reason": "x"}),
+    "expected departure": (
+        "PUT",
+        "/api/beds/{bed}/expected-departure",
+        {"expected_departure": None},
+    ),
+    "confirm": ("POST", "/api/centres/{centre}/confirm", None),
+    "bed history": ("GET", "/api/beds/{bed}/history", None),
+}
+
+
+@pytest.mark.parametrize("action", sorted(CENTRE_ACTIONS))
+async def test_centre_staff_act_only_on_their_own_centre(client, world, action: str):
+    method, path, body = CENTRE_ACTIONS[action]
+    wrong = []
+    # The refusals first: they must leave the way clear for the owners after them.
+    for actor, centre, expected in [
+        ("staff_b", world.centre_a, 403),
+        ("staff_a", world.centre_b, 403),
+        ("staff_a", world.centre_a, 200),
+        ("staff_b", world.centre_b, 200),
+    ]:
+        bed = centre["units"][0]["beds"][0]["id"]
+        response = await client.request(
+            method, path.format(bed=bed, centre=centre["id"]), headers=world.auth(actor), json=body
+        )
+        if response.status_code != expected:
+            wrong.append(f"{actor} on {centre['name']}: {response.status_code}: {response.text}")
+        elif expected == 403:
+            problem = response.json()
+            assert problem["status"] == 403
+            # The refusal names the rule: not staff of that centre.
+            assert f"centre {centre['id']}" in problem["detail"]
+            assert problem["errors"][0]["field"] == "centre_id"
+    assert not wrong, "\n".join(wrong)
+
+
+async def test_refused_staff_change_leaves_the_bed_and_its_history_untouched(client, world):
+    bed = world.bed(world.centre_a, "A1")
+    before = await OccupancyEvent.count().where(OccupancyEvent.bed == bed)
+    response = await client.post(
+        f"/api/beds/{bed}/status",
+        headers=world.auth("staff_b"),
+        json={"status": "occupied", "reason": "wrong centre"},
+    )
+    assert response.status_code == 403
+    row = await Bed.select(Bed.status).where(Bed.id == bed).first()
+    assert row["status"] == "available"
+    assert await OccupancyEvent.count().where(OccupancyEvent.bed == bed) == before
+
+    response = await client.post(
+        f"/api/centres/{world.centre_a['id']}/confirm", headers=world.auth("staff_b")
+    )
+    assert response.status_code == 403
+    centre = (
+        await Centre.select(Centre.last_confirmed_at)
+        .where(Centre.id == world.centre_a["id"])
+        .first()
+    )
+    assert centre["last_confirmed_at"] is None
+
+
+async def test_staff_bound_to_two_centres_act_on_both(client, world):
+    response = await client.patch(
+        f"/api/users/{world.users['staff_a'].user_id}",
+        headers=world.auth("admin"),
+        json={"centre_ids": [world.centre_a["id"], world.centre_b["id"]]},
+    )
+    assert response.status_code == 200, response.text
+    for centre in (world.centre_a, world.centre_b):
+        response = await client.post(
+            f"/api/centres/{centre['id']}/confirm", headers=world.auth("staff_a")
+        )
+        assert response.status_code == 200, response.text
+
+
+# ---------------------------------------------------------------------------
+# A confidential address is shown only to admins and that centre's staff.
+
+
+@pytest.mark.parametrize("actor", STAFF_ROLES)
+async def test_confidential_address_only_for_admins_and_own_staff(client, world, actor: str):
+    sees = actor in ("admin", "staff_b")
+    centre_b = world.centre_b["id"]
+    one = await client.get(f"/api/centres/{centre_b}", headers=world.auth(actor))
+    assert one.status_code == 200
+    listed = await client.get("/api/centres", headers=world.auth(actor))
+    [in_list] = [c for c in listed.json() if c["id"] == centre_b]
+    for shown in (one.json(), in_list):
+        assert shown["address_confidential"] is True
+        assert (shown["address"] == "Adresse confidentielle 7") is sees
+        if not sees:
+            assert shown["address"] is None
+    assert "Adresse confidentielle" not in one.text or sees
