@@ -55,5 +55,14 @@ def write_transaction():
     return engine.transaction()
 
 
+# Ids are PostgreSQL `serial` (4-byte) columns. A larger number in a URL or a body cannot name
+# a row, and both drivers raise on it instead of finding nothing: check before querying.
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_storable_id(value: int) -> bool:
+    return 0 < value <= MAX_ROW_ID
+
+
 def is_sqlite() -> bool:
     return isinstance(get_engine(), SQLiteEngine)

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from backend.identity import ALL_ROLES, Principal, Role
 from capacity import service
@@ -59,7 +59,7 @@ class CentreController(Controller):
         )
 
     @post("/", opt={"roles": ADMIN}, summary="Create a centre, optionally with units and beds")
-    async def create_centre(self, request: AuthRequest, data: CentreCreate) -> CentreOut:
+    async def create_centre(self, request: AuthRequest, data: JSONBody[CentreCreate]) -> CentreOut:
         return await service.create_centre(request.user, data)
 
     @get("/{centre_id:int}", opt={"roles": ALL_ROLES}, summary="A centre with its units and beds")
@@ -68,7 +68,7 @@ class CentreController(Controller):
 
     @patch("/{centre_id:int}", opt={"roles": ADMIN}, summary="Change a centre")
     async def update_centre(
-        self, request: AuthRequest, centre_id: FromPath[int], data: CentreUpdate
+        self, request: AuthRequest, centre_id: FromPath[int], data: JSONBody[CentreUpdate]
     ) -> CentreOut:
         return await service.update_centre(request.user, centre_id, data)
 
@@ -82,7 +82,9 @@ class CentreController(Controller):
         return await service.confirm_current(request.user, centre_id)
 
     @post("/{centre_id:int}/units", opt={"roles": ADMIN}, summary="Add a unit (and its beds)")
-    async def create_unit(self, request: AuthRequest, centre_id: FromPath[int], data: UnitCreate) -> UnitOut:
+    async def create_unit(
+        self, request: AuthRequest, centre_id: FromPath[int], data: JSONBody[UnitCreate]
+    ) -> UnitOut:
         return await service.create_unit(request.user, centre_id, data)
 
 
@@ -91,7 +93,7 @@ class UnitController(Controller):
     tags = ["capacity"]
 
     @patch("/{unit_id:int}", opt={"roles": ADMIN}, summary="Change a unit")
-    async def update_unit(self, unit_id: FromPath[int], data: UnitUpdate) -> UnitOut:
+    async def update_unit(self, unit_id: FromPath[int], data: JSONBody[UnitUpdate]) -> UnitOut:
         return await service.update_unit(unit_id, data)
 
     @post(
@@ -99,7 +101,9 @@ class UnitController(Controller):
         opt={"roles": ADMIN},
         summary="Add beds to a unit: all of them or none",
     )
-    async def create_beds(self, request: AuthRequest, unit_id: FromPath[int], data: BedsCreate) -> list[BedOut]:
+    async def create_beds(
+        self, request: AuthRequest, unit_id: FromPath[int], data: JSONBody[BedsCreate]
+    ) -> list[BedOut]:
         return await service.create_beds(request.user, unit_id, data.labels)
 
 
@@ -108,7 +112,7 @@ class BedController(Controller):
     tags = ["capacity"]
 
     @patch("/{bed_id:int}", opt={"roles": ADMIN}, summary="Rename, deactivate or reactivate a bed")
-    async def update_bed(self, bed_id: FromPath[int], data: BedUpdate) -> BedOut:
+    async def update_bed(self, bed_id: FromPath[int], data: JSONBody[BedUpdate]) -> BedOut:
         return await service.update_bed(
             bed_id,
             label=data.label if isinstance(data.label, str) else None,
@@ -130,7 +134,9 @@ class BedController(Controller):
         status_code=200,
         summary="Change a bed's status (409 names the allowed transitions)",
     )
-    async def change_status(self, request: AuthRequest, bed_id: FromPath[int], data: BedStatusChange) -> BedOut:
+    async def change_status(
+        self, request: AuthRequest, bed_id: FromPath[int], data: JSONBody[BedStatusChange]
+    ) -> BedOut:
         return await service.change_bed_status(request.user, bed_id, data)
 
     @put(
@@ -139,7 +145,7 @@ class BedController(Controller):
         summary="Set or clear the expected departure date of an occupied bed",
     )
     async def expected_departure(
-        self, request: AuthRequest, bed_id: FromPath[int], data: ExpectedDepartureIn
+        self, request: AuthRequest, bed_id: FromPath[int], data: JSONBody[ExpectedDepartureIn]
     ) -> BedOut:
         return await service.set_expected_departure(request.user, bed_id, data.expected_departure)
 

@@ -11,12 +11,8 @@ from __future__ import annotations
 from capacity.vocabulary import BedStatus
 
 ALLOWED_TRANSITIONS: dict[BedStatus, frozenset[BedStatus]] = {
-    BedStatus.AVAILABLE: frozenset(
-        {BedStatus.HELD, BedStatus.OCCUPIED, BedStatus.OUT_OF_SERVICE}
-    ),
-    BedStatus.HELD: frozenset(
-        {BedStatus.AVAILABLE, BedStatus.OCCUPIED, BedStatus.OUT_OF_SERVICE}
-    ),
+    BedStatus.AVAILABLE: frozenset({BedStatus.HELD, BedStatus.OCCUPIED, BedStatus.OUT_OF_SERVICE}),
+    BedStatus.HELD: frozenset({BedStatus.AVAILABLE, BedStatus.OCCUPIED, BedStatus.OUT_OF_SERVICE}),
     BedStatus.OCCUPIED: frozenset({BedStatus.AVAILABLE, BedStatus.OUT_OF_SERVICE}),
     BedStatus.OUT_OF_SERVICE: frozenset({BedStatus.AVAILABLE}),
 }

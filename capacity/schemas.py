@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from backend.schemas import Input
+from backend.schemas import NO_NUL, Input
 from capacity.vocabulary import (
     MAX_AGE,
     MIN_AGE,
@@ -20,15 +20,17 @@ from capacity.vocabulary import (
     GenderPolicy,
 )
 
-Name = Annotated[str, Meta(min_length=1, max_length=160)]
-Label = Annotated[str, Meta(min_length=1, max_length=40)]
+Name = Annotated[str, Meta(min_length=1, max_length=160, pattern=NO_NUL)]
+ShortName = Annotated[str, Meta(min_length=1, max_length=120, pattern=NO_NUL)]
+Label = Annotated[str, Meta(min_length=1, max_length=40, pattern=NO_NUL)]
 Age = Annotated[int, Meta(ge=MIN_AGE, le=MAX_AGE)]
 Latitude = Annotated[float, Meta(ge=-90, le=90)]
 Longitude = Annotated[float, Meta(ge=-180, le=180)]
 LanguageCode = Annotated[str, Meta(pattern=r"^[a-z]{2,3}$")]
 ProvinceCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}-[A-Z]{2,3}$")]
-Reason = Annotated[str, Meta(max_length=500)]
-Address = Annotated[str, Meta(max_length=300)]
+Reason = Annotated[str, Meta(max_length=500, pattern=NO_NUL)]
+Address = Annotated[str, Meta(max_length=300, pattern=NO_NUL)]
+Operator = Annotated[str, Meta(max_length=160, pattern=NO_NUL)]
 
 
 class BedsCreate(Input, kw_only=True):
@@ -36,7 +38,7 @@ class BedsCreate(Input, kw_only=True):
 
 
 class UnitCreate(Input, kw_only=True):
-    name: Name
+    name: ShortName
     min_age: Age
     max_age: Age
     gender_policy: GenderPolicy
@@ -44,7 +46,7 @@ class UnitCreate(Input, kw_only=True):
 
 
 class UnitUpdate(Input, kw_only=True):
-    name: Name | UnsetType = UNSET
+    name: ShortName | UnsetType = UNSET
     min_age: Age | UnsetType = UNSET
     max_age: Age | UnsetType = UNSET
     gender_policy: GenderPolicy | UnsetType = UNSET
@@ -53,11 +55,11 @@ class UnitUpdate(Input, kw_only=True):
 
 class CentreCreate(Input, kw_only=True):
     name: Name
-    operator: Annotated[str, Meta(max_length=160)] = ""
+    operator: Operator = ""
     country: Country
     community: Community | None = None
     province: ProvinceCode
-    municipality: Name
+    municipality: ShortName
     latitude: Latitude
     longitude: Longitude
     kind: CentreKind
@@ -70,11 +72,11 @@ class CentreCreate(Input, kw_only=True):
 
 class CentreUpdate(Input, kw_only=True):
     name: Name | UnsetType = UNSET
-    operator: Annotated[str, Meta(max_length=160)] | UnsetType = UNSET
+    operator: Operator | UnsetType = UNSET
     country: Country | UnsetType = UNSET
-    community: Community | None | UnsetType = UNSET
+    community: Community | UnsetType | None = UNSET
     province: ProvinceCode | UnsetType = UNSET
-    municipality: Name | UnsetType = UNSET
+    municipality: ShortName | UnsetType = UNSET
     latitude: Latitude | UnsetType = UNSET
     longitude: Longitude | UnsetType = UNSET
     kind: CentreKind | UnsetType = UNSET

@@ -9,7 +9,7 @@ from typing import Any
 from msgspec import UNSET
 from piccolo.query.functions.aggregate import Max
 
-from backend.database import write_transaction
+from backend.database import is_storable_id, write_transaction
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.identity import Principal, Role
 from backend.settings import get_settings
@@ -84,9 +84,12 @@ async def set_staff_centres(user_id: int, centre_ids: Iterable[int]) -> None:
     """Replace the user's centres. Runs inside the caller's transaction."""
     wanted = set(centre_ids)
     if wanted:
-        existing = {
-            row["id"] for row in await Centre.select(Centre.id).where(Centre.id.is_in(list(wanted)))
-        }
+        storable = [centre_id for centre_id in wanted if is_storable_id(centre_id)]
+        existing = (
+            {row["id"] for row in await Centre.select(Centre.id).where(Centre.id.is_in(storable))}
+            if storable
+            else set()
+        )
         missing = sorted(wanted - existing)
         if missing:
             raise NotFound(
@@ -106,23 +109,31 @@ async def set_staff_centres(user_id: int, centre_ids: Iterable[int]) -> None:
 
 
 async def _centre_row(centre_id: int) -> dict[str, Any]:
-    row = await Centre.select().where(Centre.id == centre_id).first()
+    row = (
+        await Centre.select().where(Centre.id == centre_id).first()
+        if is_storable_id(centre_id)
+        else None
+    )
     if row is None:
         raise NotFound(f"Centre {centre_id} does not exist.", field="centre_id")
     return row
 
 
 async def _unit_row(unit_id: int) -> dict[str, Any]:
-    row = await Unit.select().where(Unit.id == unit_id).first()
+    row = await Unit.select().where(Unit.id == unit_id).first() if is_storable_id(unit_id) else None
     if row is None:
         raise NotFound(f"Unit {unit_id} does not exist.", field="unit_id")
     return row
 
 
 async def _bed_row(bed_id: int) -> dict[str, Any]:
-    row = await Bed.select(*Bed.all_columns(), Bed.unit.centre.as_alias("centre_id")).where(
-        Bed.id == bed_id
-    ).first()
+    if not is_storable_id(bed_id):
+        raise NotFound(f"Bed {bed_id} does not exist.", field="bed_id")
+    row = (
+        await Bed.select(*Bed.all_columns(), Bed.unit.centre.as_alias("centre_id"))
+        .where(Bed.id == bed_id)
+        .first()
+    )
     if row is None:
         raise NotFound(f"Bed {bed_id} does not exist.", field="bed_id")
     return row
@@ -225,9 +236,7 @@ def _check_place(country: Country, province: str, community: Community | None) -
 
 def _check_age_range(min_age: int, max_age: int, field: str) -> None:
     if min_age > max_age:
-        raise InvalidInput(
-            f"min_age ({min_age}) is greater than max_age ({max_age}).", field=field
-        )
+        raise InvalidInput(f"min_age ({min_age}) is greater than max_age ({max_age}).", field=field)
 
 
 async def _record_event(
@@ -263,7 +272,9 @@ async def _add_beds(
             raise Conflict(f"Unit {unit_id} already has a bed labelled {label!r}.", field="labels")
         row = (
             await Bed.insert(
-                Bed(unit=unit_id, label=label, status=BedStatus.AVAILABLE.value, created_at=utcnow())
+                Bed(
+                    unit=unit_id, label=label, status=BedStatus.AVAILABLE.value, created_at=utcnow()
+                )
             ).returning(*Bed.all_columns())
         )[0]
         await _record_event(
@@ -278,8 +289,16 @@ async def _add_beds(
     return beds
 
 
-async def _add_unit(centre_id: int, data: UnitCreate, actor_id: int | None, field: str) -> UnitOut:
-    _check_age_range(data.min_age, data.max_age, field)
+def _check_unique_labels(labels: list[str], field: str) -> None:
+    # Also caught bed by bed when inserting; said first, naming the request's own fault.
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise InvalidInput(f"Labels repeated in the request: {', '.join(duplicates)}.", field=field)
+
+
+async def _add_unit(centre_id: int, data: UnitCreate, actor_id: int | None, prefix: str) -> UnitOut:
+    _check_age_range(data.min_age, data.max_age, f"{prefix}min_age")
+    _check_unique_labels(data.bed_labels, f"{prefix}bed_labels")
     row = (
         await Unit.insert(
             Unit(
@@ -321,7 +340,7 @@ async def create_centre(principal: Principal, data: CentreCreate) -> CentreOut:
             ).returning(*Centre.all_columns())
         )[0]
         units = [
-            await _add_unit(row["id"], unit, principal.user_id, f"units[{index}].min_age")
+            await _add_unit(row["id"], unit, principal.user_id, f"units[{index}].")
             for index, unit in enumerate(data.units)
         ]
         last = (await _last_event_times([row["id"]])).get(row["id"])
@@ -378,6 +397,8 @@ async def list_centres(
     kind: CentreKind | None = None,
     include_inactive: bool = False,
 ) -> list[CentreOut]:
+    if province is not None and province not in PROVINCES:
+        raise InvalidInput(f"Unknown province {province!r}.", field="province")
     query = Centre.select().order_by(Centre.name)
     if not include_inactive:
         query = query.where(Centre.active == True)  # noqa: E712
@@ -408,7 +429,7 @@ async def confirm_current(principal: Principal, centre_id: int) -> CentreOut:
 async def create_unit(principal: Principal, centre_id: int, data: UnitCreate) -> UnitOut:
     async with write_transaction():
         await _centre_row(centre_id)
-        return await _add_unit(centre_id, data, principal.user_id, "min_age")
+        return await _add_unit(centre_id, data, principal.user_id, "")
 
 
 async def update_unit(unit_id: int, data: UnitUpdate) -> UnitOut:
@@ -435,10 +456,7 @@ async def update_unit(unit_id: int, data: UnitUpdate) -> UnitOut:
 
 
 async def create_beds(principal: Principal, unit_id: int, labels: list[str]) -> list[BedOut]:
-    if len(set(labels)) != len(labels):
-        # Caught again bed by bed below; said here first with the clearer message.
-        duplicates = sorted({label for label in labels if labels.count(label) > 1})
-        raise InvalidInput(f"Labels repeated in the request: {', '.join(duplicates)}.", field="labels")
+    _check_unique_labels(labels, "labels")
     async with write_transaction():
         unit = await _unit_row(unit_id)
         return await _add_beds(unit_id, unit["centre"], labels, principal.user_id)
@@ -450,7 +468,9 @@ async def update_bed(bed_id: int, label: str | None, active: bool | None) -> Bed
         values: dict = {}
         if label is not None and label != row["label"]:
             if await Bed.exists().where((Bed.unit == row["unit"]) & (Bed.label == label)):
-                raise Conflict(f"Unit {row['unit']} already has a bed labelled {label!r}.", field="label")
+                raise Conflict(
+                    f"Unit {row['unit']} already has a bed labelled {label!r}.", field="label"
+                )
             values[Bed.label] = label
         if active is not None and active != row["active"]:
             if not active:
@@ -519,9 +539,11 @@ async def transition_bed(
     values: dict = {Bed.status: target.value}
     if target in (BedStatus.AVAILABLE, BedStatus.OUT_OF_SERVICE):
         values[Bed.expected_departure] = None
-    won = await Bed.update(values).where(
-        (Bed.id == bed_id) & (Bed.status == current.value)
-    ).returning(Bed.id)
+    won = (
+        await Bed.update(values)
+        .where((Bed.id == bed_id) & (Bed.status == current.value))
+        .returning(Bed.id)
+    )
     if not won:
         raise Conflict(
             f"Bed {row['label']} was changed by someone else just now; reload and try again.",
@@ -617,7 +639,10 @@ async def search_vacancies(
     """Centres with a bed that fits, free now or (with free_by) expected free by that date."""
     if province is not None and province not in PROVINCES:
         raise InvalidInput(f"Unknown province {province!r}.", field="province")
-    if free_by is not None and free_by < utcnow().astimezone(get_settings().display_timezone).date():
+    if (
+        free_by is not None
+        and free_by < utcnow().astimezone(get_settings().display_timezone).date()
+    ):
         raise InvalidInput("free_by is in the past.", field="free_by")
 
     free_condition = Bed.status == BedStatus.AVAILABLE.value

@@ -4,8 +4,8 @@ from piccolo.columns import (
     Array,
     Boolean,
     Date,
+    DoublePrecision,
     Integer,
-    Real,
     Text,
     Timestamptz,
     Varchar,
@@ -23,8 +23,8 @@ class Centre(Table, tablename="centre"):
     community = Varchar(length=20, null=True, default=None)
     province = Varchar(length=8, index=True)
     municipality = Varchar(length=120)
-    latitude = Real()
-    longitude = Real()
+    latitude = DoublePrecision()
+    longitude = DoublePrecision()
     kind = Varchar(length=40, index=True)
     capabilities = Array(base_column=Varchar(length=40))
     languages = Array(base_column=Varchar(length=8))

@@ -74,17 +74,11 @@ DESCRIPTION = ""
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="capacity", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="capacity", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Unit", tablename="unit", schema=None, columns=None
-    )
+    manager.add_table(class_name="Unit", tablename="unit", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Bed", tablename="bed", schema=None, columns=None
-    )
+    manager.add_table(class_name="Bed", tablename="bed", schema=None, columns=None)
 
     manager.add_table(
         class_name="OccupancyEvent",
@@ -93,9 +87,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Centre", tablename="centre", schema=None, columns=None
-    )
+    manager.add_table(class_name="Centre", tablename="centre", schema=None, columns=None)
 
     manager.add_table(
         class_name="CentreStaff",
