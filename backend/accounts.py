@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from msgspec import UNSET
 
 from backend import passwords
-from backend.database import write_transaction
+from backend.database import is_storable_id, write_transaction
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.identity import Principal, Role
 from backend.schemas import TokenCreated, TokenOut, UserCreate, UserOut, UserUpdate
 from backend.tables import ApiToken, User
-from backend.timeutil import utcnow
+from backend.timeutil import as_utc, utcnow
 from capacity import service as capacity
 
 TOKEN_PREFIX = "sb_"
+TOKEN_USE_RESOLUTION = timedelta(minutes=5)
 
 
 def _digest(token: str) -> str:
@@ -36,7 +38,7 @@ async def _user_out(row: dict) -> UserOut:
 
 
 async def _user_row(user_id: int) -> dict:
-    row = await User.select().where(User.id == user_id).first()
+    row = await User.select().where(User.id == user_id).first() if is_storable_id(user_id) else None
     if row is None:
         raise NotFound(f"User {user_id} does not exist.", field="user_id")
     return row
@@ -44,9 +46,7 @@ async def _user_row(user_id: int) -> dict:
 
 def _check_centre_binding(role: Role, centre_ids: list[int]) -> None:
     if centre_ids and role is not Role.CENTRE_STAFF:
-        raise InvalidInput(
-            "Only centre_staff users are bound to centres.", field="centre_ids"
-        )
+        raise InvalidInput("Only centre_staff users are bound to centres.", field="centre_ids")
     if role is Role.CENTRE_STAFF and not centre_ids:
         raise InvalidInput("A centre_staff user needs at least one centre.", field="centre_ids")
 
@@ -110,9 +110,11 @@ async def list_users() -> list[UserOut]:
 
 async def authenticate(username: str, password: str) -> int | None:
     """The user id when the password is right and the account active, else None."""
-    row = await User.select(User.id, User.password_hash, User.active).where(
-        User.username == username
-    ).first()
+    row = (
+        await User.select(User.id, User.password_hash, User.active)
+        .where(User.username == username)
+        .first()
+    )
     if not passwords.verify_password(row["password_hash"] if row else None, password):
         return None
     if not row["active"]:
@@ -125,9 +127,11 @@ async def authenticate(username: str, password: str) -> int | None:
 
 
 async def principal_for_user(user_id: int) -> Principal | None:
-    row = await User.select(
-        User.id, User.username, User.role, User.language, User.active
-    ).where(User.id == user_id).first()
+    row = (
+        await User.select(User.id, User.username, User.role, User.language, User.active)
+        .where(User.id == user_id)
+        .first()
+    )
     if row is None or not row["active"]:
         return None
     return Principal(
@@ -142,12 +146,19 @@ async def principal_for_user(user_id: int) -> Principal | None:
 async def principal_for_token(token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = await ApiToken.select(ApiToken.id, ApiToken.user, ApiToken.revoked_at).where(
-        ApiToken.token_digest == _digest(token)
-    ).first()
+    row = (
+        await ApiToken.select(
+            ApiToken.id, ApiToken.user, ApiToken.revoked_at, ApiToken.last_used_at
+        )
+        .where(ApiToken.token_digest == _digest(token))
+        .first()
+    )
     if row is None or row["revoked_at"] is not None:
         return None
-    await ApiToken.update({ApiToken.last_used_at: utcnow()}).where(ApiToken.id == row["id"])
+    now = utcnow()
+    # Recorded at most every few minutes: a write on every API call would serialise readers.
+    if row["last_used_at"] is None or now - as_utc(row["last_used_at"]) > TOKEN_USE_RESOLUTION:
+        await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
     return await principal_for_user(row["user"])
 
 
@@ -187,9 +198,13 @@ async def list_tokens(user_id: int) -> list[TokenOut]:
 
 async def revoke_token(user_id: int, token_id: int) -> TokenOut:
     async with write_transaction():
-        row = await ApiToken.select().where(
-            (ApiToken.id == token_id) & (ApiToken.user == user_id)
-        ).first()
+        row = (
+            await ApiToken.select()
+            .where((ApiToken.id == token_id) & (ApiToken.user == user_id))
+            .first()
+            if is_storable_id(token_id)
+            else None
+        )
         if row is None:
             raise NotFound(f"Token {token_id} does not exist.", field="token_id")
         if row["revoked_at"] is None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import swagger_ui_bundle
 from litestar import Request
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import OpenAPIRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Schema, SecurityScheme
+from litestar.typing import FieldDefinition
 
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 SWAGGER_STATIC = "/static/swagger-ui"
@@ -52,7 +55,9 @@ def openapi_config() -> OpenAPIConfig:
         render_plugins=[LocalSwaggerPlugin()],
         components=Components(
             security_schemes={
-                "token": SecurityScheme(type="http", scheme="bearer", description="Personal API token"),
+                "token": SecurityScheme(
+                    type="http", scheme="bearer", description="Personal API token"
+                ),
                 "session": SecurityScheme(
                     type="apiKey", name="safebed_session", security_scheme_in="cookie"
                 ),
@@ -60,3 +65,15 @@ def openapi_config() -> OpenAPIConfig:
         ),
         security=[{"token": []}, {"session": []}],
     )
+
+
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (msgspec forbid_unknown_fields): the OpenAPI says
+    so with additionalProperties: false, so clients and generated requests know it too."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema

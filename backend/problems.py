@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_409_CONFLICT, HTTP_500_INTERNAL_SERVER_ERROR
 
 from backend.errors import DomainError
+from backend.schemas import NO_NUL
 
 logger = logging.getLogger("safebed.errors")
 
@@ -18,6 +19,8 @@ MEDIA_TYPE = "application/problem+json"
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
+# How msgspec words a text refused by the NO_NUL pattern of backend.schemas.
+_NO_NUL_MESSAGE = f"matching regex {NO_NUL!r}"
 
 _TITLES = {
     400: "Bad request",
@@ -67,13 +70,23 @@ def _field_of(error: dict[str, Any]) -> str | None:
     return str(key)
 
 
+def _message_of(error: dict[str, Any]) -> Any:
+    message = error.get("message")
+    if message == "'data'" and error.get("source") == "body":
+        # Litestar reports a missing body as the KeyError of its `data` argument.
+        return "The request body is missing: send a JSON object."
+    if isinstance(message, str) and _NO_NUL_MESSAGE in message:
+        return "Text may not contain the NUL character (\\u0000)."
+    return message
+
+
 def validation_handler(request: Request, exc: ValidationException) -> Response:
     raw = exc.extra if isinstance(exc.extra, list) else []
     errors = [
         {
             "field": _field_of(error),
             "source": error.get("source"),
-            "message": error.get("message"),
+            "message": _message_of(error),
         }
         for error in raw
         if isinstance(error, dict)

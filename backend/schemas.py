@@ -10,10 +10,14 @@ from msgspec import UNSET, Meta, UnsetType
 
 from backend.identity import Role
 
+# PostgreSQL text cannot hold the NUL character: free text refuses it, on both engines.
+NO_NUL = r"^[^\x00]*$"
+
 Username = Annotated[str, Meta(min_length=3, max_length=80, pattern=r"^[a-z0-9._-]+$")]
 Password = Annotated[str, Meta(min_length=10, max_length=200)]
 Language = Annotated[str, Meta(pattern=r"^(fr|nl|de|en)$")]
-ShortText = Annotated[str, Meta(min_length=1, max_length=120)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=120, pattern=NO_NUL)]
+TokenName = Annotated[str, Meta(min_length=1, max_length=80, pattern=NO_NUL)]
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -21,7 +25,7 @@ class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class LoginIn(Input, kw_only=True):
-    username: Annotated[str, Meta(max_length=80)]
+    username: Annotated[str, Meta(max_length=80, pattern=NO_NUL)]
     password: Annotated[str, Meta(max_length=200)]
 
 
@@ -54,7 +58,7 @@ class UserOut(msgspec.Struct, kw_only=True):
 
 
 class TokenCreate(Input, kw_only=True):
-    name: ShortText
+    name: TokenName
 
 
 class TokenOut(msgspec.Struct, kw_only=True):

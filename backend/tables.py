@@ -38,4 +38,3 @@ class StoredSession(Table, tablename="web_session"):
     session_key = Varchar(length=128, unique=True, index=True)
     data = Text()
     expires_at = Timestamptz(null=True, default=None, index=True)
-

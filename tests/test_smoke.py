@@ -4,8 +4,9 @@ async def test_health(client):
 
 
 async def test_world_vacancies(client, world):
-    response = await client.get("/api/vacancies", headers=world.auth("officer"),
-                                params={"age": 15, "gender": "girl"})
+    response = await client.get(
+        "/api/vacancies", headers=world.auth("officer"), params={"age": 15, "gender": "girl"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["total_free_now"] == 5

@@ -93,10 +93,20 @@ async def build_world() -> World:
         name="Maison des Tilleuls",
         capabilities=["trauma"],
         units=[
-            {"name": "Filles", "min_age": 12, "max_age": 17, "gender_policy": "girls",
-             "bed_labels": ["A1", "A2", "A3"]},
-            {"name": "Garçons", "min_age": 12, "max_age": 17, "gender_policy": "boys",
-             "bed_labels": ["B1", "B2"]},
+            {
+                "name": "Filles",
+                "min_age": 12,
+                "max_age": 17,
+                "gender_policy": "girls",
+                "bed_labels": ["A1", "A2", "A3"],
+            },
+            {
+                "name": "Garçons",
+                "min_age": 12,
+                "max_age": 17,
+                "gender_policy": "boys",
+                "bed_labels": ["B1", "B2"],
+            },
         ],
     )
     centre_b = await make_centre(
@@ -111,8 +121,13 @@ async def build_world() -> World:
         address="Adresse confidentielle 7",
         address_confidential=True,
         units=[
-            {"name": "Unité", "min_age": 12, "max_age": 18, "gender_policy": "girls",
-             "bed_labels": ["E1", "E2"]},
+            {
+                "name": "Unité",
+                "min_age": 12,
+                "max_age": 18,
+                "gender_policy": "girls",
+                "bed_labels": ["E1", "E2"],
+            },
         ],
     )
     users = {
