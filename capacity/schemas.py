@@ -95,6 +95,8 @@ class BedUpdate(Input, kw_only=True):
 class BedStatusChange(Input, kw_only=True):
     status: BedStatus
     reason: Reason = ""
+    expected_status: BedStatus | None = None
+    """The status the user saw; if the bed changed since, the change is refused (409)."""
 
 
 class ExpectedDepartureIn(Input, kw_only=True):

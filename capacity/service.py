@@ -347,6 +347,21 @@ async def create_centre(principal: Principal, data: CentreCreate) -> CentreOut:
         return _centre_out(principal, row, last, units)
 
 
+async def _check_no_one_placed(beds_where, what: str) -> None:
+    """A unit or centre leaves the registry only once none of its beds is held or occupied."""
+    busy = await Bed.count().where(
+        beds_where
+        & (Bed.active == True)  # noqa: E712
+        & Bed.status.is_in([BedStatus.HELD.value, BedStatus.OCCUPIED.value])
+    )
+    if busy:
+        raise Conflict(
+            f"{what} still has {busy} held or occupied bed(s): free them before deactivating.",
+            field="active",
+            busy_beds=busy,
+        )
+
+
 async def update_centre(principal: Principal, centre_id: int, data: CentreUpdate) -> CentreOut:
     async with write_transaction():
         row = await _centre_row(centre_id)
@@ -355,6 +370,8 @@ async def update_centre(principal: Principal, centre_id: int, data: CentreUpdate
             for name in data.__struct_fields__
             if getattr(data, name) is not UNSET
         }
+        if changes.get("active") is False:
+            await _check_no_one_placed(Bed.unit.centre == centre_id, f"Centre {row['name']}")
         merged = {**row, **changes}
         _check_place(
             Country(merged["country"]),
@@ -442,6 +459,8 @@ async def update_unit(unit_id: int, data: UnitUpdate) -> UnitOut:
         }
         merged = {**row, **changes}
         _check_age_range(merged["min_age"], merged["max_age"], "min_age")
+        if changes.get("active") is False:
+            await _check_no_one_placed(Bed.unit == unit_id, f"Unit {row['name']}")
         if changes:
             await Unit.update(
                 {
@@ -493,6 +512,9 @@ def _check_can_deactivate(row: dict[str, Any]) -> None:
 async def delete_bed(bed_id: int) -> BedDeleted:
     """Remove a bed never used; a bed with history is deactivated instead, history kept."""
     async with write_transaction():
+        # A no-op update takes the bed's row lock (PostgreSQL), so no status change can add
+        # an event between the count below and the delete.
+        await Bed.update({Bed.active: Bed.active}).where(Bed.id == bed_id)
         row = await _bed_row(bed_id)
         _check_can_deactivate(row)
         event_count = await OccupancyEvent.count().where(OccupancyEvent.bed == bed_id)
@@ -571,7 +593,11 @@ async def change_bed_status(principal: Principal, bed_id: int, change: BedStatus
         row = await _bed_row(bed_id)
         _require_centre_actor(principal, row["centre_id"])
         return await transition_bed(
-            bed_id, change.status, actor_id=principal.user_id, reason=change.reason
+            bed_id,
+            change.status,
+            actor_id=principal.user_id,
+            reason=change.reason,
+            expected_current=change.expected_status,
         )
 
 

@@ -591,3 +591,27 @@ async def test_two_transactions_that_both_read_the_bed_free_write_once(world, mo
         ("available", "occupied"),
     ]
     await assert_status_matches_last_event(bed)
+
+
+async def test_a_change_based_on_what_the_user_saw_is_refused_if_the_bed_moved_since(client, world):
+    bed = world.bed(world.centre_a, "A1")
+    headers = world.auth("staff_a")
+    # Two colleagues look at the same free bed; the first records an admission.
+    assert (await change(client, headers, bed, "occupied")).status_code == 200
+    # The second, still seeing it free, marks it out of service: refused, nothing written.
+    response = await client.post(
+        f"/api/beds/{bed}/status",
+        headers=headers,
+        json={"status": "out_of_service", "expected_status": "available"},
+    )
+    body = assert_problem(response, 409, "status")
+    assert body["current_status"] == "occupied"
+    assert await bed_status(bed) == "occupied"
+    assert len(await events_of(bed)) == 2
+    # Saying what is really there goes through.
+    response = await client.post(
+        f"/api/beds/{bed}/status",
+        headers=headers,
+        json={"status": "out_of_service", "expected_status": "occupied"},
+    )
+    assert response.status_code == 200, response.text

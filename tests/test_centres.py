@@ -375,3 +375,25 @@ async def test_province_names_in_the_readers_language(client, world, language, a
     response = await client.get("/api/geography/provinces", headers=world.auth("officer"))
     names = {p["code"]: p["name"] for p in response.json()}
     assert (names["BE-VAN"], names["BE-WLG"]) == (antwerp, liege)
+
+
+@pytest.mark.parametrize("target", ["unit", "centre"])
+async def test_a_unit_or_centre_with_someone_placed_cannot_be_deactivated(client, world, target):
+    bed = world.bed(world.centre_a, "A2")
+    response = await client.post(
+        f"/api/beds/{bed}/status", headers=world.auth("staff_a"), json={"status": "occupied"}
+    )
+    assert response.status_code == 200, response.text
+    unit_id = world.centre_a["units"][0]["id"]
+    path = f"/api/units/{unit_id}" if target == "unit" else f"/api/centres/{world.centre_a['id']}"
+    response = await client.patch(path, headers=world.auth("admin"), json={"active": False})
+    body = assert_problem(response, 409, "active")
+    assert body["busy_beds"] == 1
+    # Once the minor has left, it can go.
+    response = await client.post(
+        f"/api/beds/{bed}/status", headers=world.auth("staff_a"), json={"status": "available"}
+    )
+    assert response.status_code == 200, response.text
+    response = await client.patch(path, headers=world.auth("admin"), json={"active": False})
+    assert response.status_code == 200, response.text
+    assert response.json()["active"] is False

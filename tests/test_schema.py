@@ -101,15 +101,7 @@ def declared_tables() -> dict[str, type[Table]]:
 def declared_family(column: Column, engine: Engine) -> str:
     if isinstance(column, Array) and isinstance(engine, SQLiteEngine):
         return "array"  # Piccolo stores arrays as text declared ARRAY on SQLite
-    return engine_family(type_family(column.column_type), engine)
-
-
-def engine_family(family: str, engine: Engine) -> str:
-    """SQLite's REAL is already an 8-byte double, and SQLite cannot alter a column's declared
-    type: a real -> double precision migration changes nothing there."""
-    if isinstance(engine, SQLiteEngine) and family == "double":
-        return "real"
-    return family
+    return type_family(column.column_type)
 
 
 def declared_shape(table: type[Table], engine: Engine) -> TableShape:
@@ -175,7 +167,7 @@ async def sqlite_shape(engine: Engine, table: str) -> TableShape:
         columns={
             # An INTEGER PRIMARY KEY is the rowid: never null, though not declared NOT NULL.
             row["name"]: ColumnShape(
-                family=engine_family(type_family(row["type"]), engine),
+                family=type_family(row["type"]),
                 nullable=not row["notnull"] and not row["pk"],
             )
             for row in info

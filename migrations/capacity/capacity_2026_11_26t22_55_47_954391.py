@@ -8,7 +8,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.finder import engine_finder
 from piccolo.engine.sqlite import SQLiteEngine
 
-ID = "2026-11-26T21:23:30:611084"
+ID = "2026-11-26T22:55:47:954391"
 VERSION = "1.38.0"
 DESCRIPTION = "occupancy events are append-only"
 
