@@ -512,8 +512,9 @@ def _check_can_deactivate(row: dict[str, Any]) -> None:
 async def delete_bed(bed_id: int) -> BedDeleted:
     """Remove a bed never used; a bed with history is deactivated instead, history kept."""
     async with write_transaction():
+        await _bed_row(bed_id)
         # A no-op update takes the bed's row lock (PostgreSQL), so no status change can add
-        # an event between the count below and the delete.
+        # an event between the count below and the delete; then read what is locked.
         await Bed.update({Bed.active: Bed.active}).where(Bed.id == bed_id)
         row = await _bed_row(bed_id)
         _check_can_deactivate(row)

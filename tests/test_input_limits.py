@@ -28,6 +28,7 @@ from capacity.schemas import (
 )
 from capacity.tables import Bed, Centre, Unit
 from tests.support.capacity import assert_problem
+from tests.support.world import centre_body
 
 # Request bodies and the table their fields are stored in (same name, or as given).
 STORED_IN: list[tuple[type[msgspec.Struct], type[Table], dict[str, Column]]] = [
@@ -107,16 +108,7 @@ def test_the_bound_of_a_string_type() -> None:
 # ---------------------------------------------------------------------------
 # What the fuzzer sent
 
-CENTRE = {
-    "name": "Le Relais",
-    "country": "BE",
-    "community": "french",
-    "province": "BE-WNA",
-    "municipality": "Namur",
-    "latitude": 50.47,
-    "longitude": 4.87,
-    "kind": "emergency_shelter",
-}
+CENTRE = centre_body()
 
 
 @pytest.mark.parametrize(

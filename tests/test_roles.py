@@ -20,7 +20,7 @@ from capacity import service as capacity
 from capacity.schemas import BedStatusChange
 from capacity.tables import Bed, Centre, OccupancyEvent
 from capacity.vocabulary import BedStatus
-from tests.support.world import PASSWORD, World
+from tests.support.world import PASSWORD, World, centre_body
 
 ANONYMOUS = "anonymous"
 STAFF_ROLES = ("admin", "officer", "coordinator", "analyst", "staff_a", "staff_b")
@@ -32,17 +32,8 @@ ADMIN = frozenset({"admin"})
 CENTRE_A_ACTORS = frozenset({"admin", "staff_a"})
 CENTRE_A_HISTORY = frozenset({"admin", "coordinator", "staff_a"})
 
-NEW_CENTRE = {
-    "name": "Le Relais",
-    "operator": "ASBL Exemple",
-    "country": "BE",
-    "community": "french",
-    "province": "BE-WNA",
-    "municipality": "Namur",
-    "latitude": 50.47,
-    "longitude": 4.87,
-    "kind": "emergency_shelter",
-    "units": [
+NEW_CENTRE = centre_body(
+    units=[
         {
             "name": "Mixte",
             "min_age": 12,
@@ -51,7 +42,7 @@ NEW_CENTRE = {
             "bed_labels": ["R1"],
         },
     ],
-}
+)
 
 
 @dataclass(frozen=True)

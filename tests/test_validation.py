@@ -8,20 +8,12 @@ import pytest
 
 from capacity.tables import Centre
 from tests.support.capacity import assert_problem, row_counts
+from tests.support.world import centre_body
 
-CENTRE = {
-    "name": "Le Relais",
-    "operator": "ASBL Exemple",
-    "country": "BE",
-    "community": "french",
-    "province": "BE-WNA",
-    "municipality": "Namur",
-    "latitude": 50.47,
-    "longitude": 4.87,
-    "kind": "emergency_shelter",
-    "capabilities": ["trauma"],
-    "languages": ["fr"],
-    "units": [
+CENTRE = centre_body(
+    capabilities=["trauma"],
+    languages=["fr"],
+    units=[
         {
             "name": "Filles",
             "min_age": 12,
@@ -30,7 +22,7 @@ CENTRE = {
             "bed_labels": ["R1", "R2"],
         },
     ],
-}
+)
 UNIT = {
     "name": "Mixte",
     "min_age": 12,

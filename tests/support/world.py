@@ -45,6 +45,22 @@ async def make_user(username: str, role: Role, centre_ids: list[int] | None = No
     return principal
 
 
+def centre_body(**fields) -> dict:
+    """A valid POST /api/centres body (an emergency shelter in Namur), with `fields` on top."""
+    return {
+        "name": "Le Relais",
+        "operator": "ASBL Exemple",
+        "country": "BE",
+        "community": "french",
+        "province": "BE-WNA",
+        "municipality": "Namur",
+        "latitude": 50.47,
+        "longitude": 4.87,
+        "kind": "emergency_shelter",
+        **fields,
+    }
+
+
 async def make_centre(principal: Principal, **fields) -> dict:
     body = {
         "name": "Centre",
