@@ -43,7 +43,26 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database engine: {ENGINE} ({os.environ['DATABASE_URL'].split('@')[-1]})"
 
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_skipped_in_ci: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if IN_CI and report.skipped:
+        _skipped_in_ci.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _skipped_in_ci:
+        terminalreporter.write_line(
+            "FAILED: tests skipped under CI=true: " + ", ".join(_skipped_in_ci), red=True
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped_in_ci:
+        # In CI a skipped test (say, one needing PostgreSQL or the browser) is a failure.
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if DATABASE_NAME:
         asyncio.run(drop_database(DATABASE_NAME))
     shutil.rmtree(WORK_DIR, ignore_errors=True)
