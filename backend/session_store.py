@@ -55,9 +55,6 @@ class DatabaseStore(Store):
     async def delete_all(self) -> None:
         await StoredSession.delete(force=True)
 
-    async def delete_expired(self) -> None:
-        await StoredSession.delete().where(StoredSession.expires_at <= utcnow())
-
     async def exists(self, key: str) -> bool:
         return await self.get(key) is not None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,7 +30,6 @@ class Settings:
     stale_after_hours: int
     cookie_secure: bool
     auto_migrate: bool
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 
 def utcnow() -> datetime:
@@ -20,3 +21,8 @@ def as_utc(moment: datetime | str) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def local_today(zone: ZoneInfo) -> date:
+    """Today's date where the users are (a date typed by a user means a local date)."""
+    return utcnow().astimezone(zone).date()

@@ -13,7 +13,7 @@ from backend.database import is_storable_id, write_transaction
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.identity import Principal, Role
 from backend.settings import get_settings
-from backend.timeutil import as_utc, utcnow
+from backend.timeutil import as_utc, local_today, utcnow
 from capacity import bed_states
 from capacity.freshness import freshness, last_update
 from capacity.geography import PROVINCES, province_codes
@@ -347,6 +347,15 @@ async def create_centre(principal: Principal, data: CentreCreate) -> CentreOut:
         return _centre_out(principal, row, last, units)
 
 
+def _sent_fields(data: Any) -> dict[str, Any]:
+    """The fields a PATCH body actually carries (the others are UNSET)."""
+    return {
+        name: getattr(data, name)
+        for name in data.__struct_fields__
+        if getattr(data, name) is not UNSET
+    }
+
+
 async def _check_no_one_placed(beds_where, what: str) -> None:
     """A unit or centre leaves the registry only once none of its beds is held or occupied."""
     busy = await Bed.count().where(
@@ -365,11 +374,7 @@ async def _check_no_one_placed(beds_where, what: str) -> None:
 async def update_centre(principal: Principal, centre_id: int, data: CentreUpdate) -> CentreOut:
     async with write_transaction():
         row = await _centre_row(centre_id)
-        changes = {
-            name: getattr(data, name)
-            for name in data.__struct_fields__
-            if getattr(data, name) is not UNSET
-        }
+        changes = _sent_fields(data)
         if changes.get("active") is False:
             await _check_no_one_placed(Bed.unit.centre == centre_id, f"Centre {row['name']}")
         merged = {**row, **changes}
@@ -452,11 +457,7 @@ async def create_unit(principal: Principal, centre_id: int, data: UnitCreate) ->
 async def update_unit(unit_id: int, data: UnitUpdate) -> UnitOut:
     async with write_transaction():
         row = await _unit_row(unit_id)
-        changes = {
-            name: getattr(data, name)
-            for name in data.__struct_fields__
-            if getattr(data, name) is not UNSET
-        }
+        changes = _sent_fields(data)
         merged = {**row, **changes}
         _check_age_range(merged["min_age"], merged["max_age"], "min_age")
         if changes.get("active") is False:
@@ -615,7 +616,7 @@ async def set_expected_departure(
                     "to an occupied or held bed.",
                     field="expected_departure",
                 )
-            if expected_departure < utcnow().astimezone(get_settings().display_timezone).date():
+            if expected_departure < local_today(get_settings().display_timezone):
                 raise InvalidInput(
                     "The expected departure is in the past.", field="expected_departure"
                 )
@@ -666,10 +667,7 @@ async def search_vacancies(
     """Centres with a bed that fits, free now or (with free_by) expected free by that date."""
     if province is not None and province not in PROVINCES:
         raise InvalidInput(f"Unknown province {province!r}.", field="province")
-    if (
-        free_by is not None
-        and free_by < utcnow().astimezone(get_settings().display_timezone).date()
-    ):
+    if free_by is not None and free_by < local_today(get_settings().display_timezone):
         raise InvalidInput("free_by is in the past.", field="free_by")
 
     free_condition = Bed.status == BedStatus.AVAILABLE.value
