@@ -11,5 +11,6 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "backend.piccolo_app",
         "capacity.piccolo_app",
+        "placement.piccolo_app",
     ]
 )

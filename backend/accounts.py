@@ -32,6 +32,7 @@ async def _user_out(row: dict) -> UserOut:
         display_name=row["display_name"],
         role=Role(row["role"]),
         language=row["language"],
+        service=row["service"],
         active=row["active"],
         centre_ids=sorted(await capacity.staff_centre_ids(row["id"])),
     )
@@ -63,6 +64,7 @@ async def create_user(data: UserCreate) -> UserOut:
                     display_name=data.display_name,
                     role=data.role.value,
                     language=data.language,
+                    service=data.service.strip(),
                     password_hash=passwords.hash_password(data.password),
                     active=True,
                     created_at=utcnow(),
@@ -90,6 +92,8 @@ async def update_user(user_id: int, data: UserUpdate) -> UserOut:
             values[User.display_name] = data.display_name
         if data.language is not UNSET:
             values[User.language] = data.language
+        if data.service is not UNSET:
+            values[User.service] = data.service.strip()
         if data.active is not UNSET:
             values[User.active] = data.active
         if data.password is not UNSET:
@@ -128,7 +132,9 @@ async def authenticate(username: str, password: str) -> int | None:
 
 async def principal_for_user(user_id: int) -> Principal | None:
     row = (
-        await User.select(User.id, User.username, User.role, User.language, User.active)
+        await User.select(
+            User.id, User.username, User.role, User.language, User.service, User.active
+        )
         .where(User.id == user_id)
         .first()
     )
@@ -139,6 +145,7 @@ async def principal_for_user(user_id: int) -> Principal | None:
         username=row["username"],
         role=Role(row["role"]),
         language=row["language"],
+        service=row["service"],
         centre_ids=frozenset(await capacity.staff_centre_ids(row["id"])),
     )
 

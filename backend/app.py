@@ -21,6 +21,7 @@ from backend.database import get_engine
 from backend.migrate import apply_migrations
 from backend.openapi import SWAGGER_DIR, SWAGGER_STATIC, ClosedStructSchemaPlugin, openapi_config
 from backend.problems import exception_handlers
+from backend.scheduler import build_scheduler
 from backend.session_store import DatabaseStore
 from backend.settings import Settings, get_settings
 from capacity.api import (
@@ -31,6 +32,7 @@ from capacity.api import (
     VacancyController,
 )
 from frontend import STATIC_DIR
+from placement.api import PLACEMENT_CONTROLLERS
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -53,6 +55,7 @@ API_CONTROLLERS = [
     BedController,
     VacancyController,
     GeographyController,
+    *PLACEMENT_CONTROLLERS,
 ]
 
 
@@ -69,9 +72,14 @@ def _lifespan(settings: Settings):
             await apply_migrations()
         if isinstance(engine, PostgresEngine):
             await engine.start_connection_pool()
+        scheduler = build_scheduler(settings) if settings.scheduler_enabled else None
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None and scheduler.running:
+                scheduler.shutdown(wait=False)
             if isinstance(engine, PostgresEngine):
                 await engine.close_connection_pool()
 

@@ -93,6 +93,15 @@ _PROFILES: dict[str, tuple[str, str]] = {
     "staff.escale": ("Équipe L'Escale (démo)", "fr"),
 }
 
+# The youth-aid service each officer or coordinator works for (invented desks).
+DEMO_SERVICES: dict[str, str] = {
+    "officer.liege": "SAJ Liège",
+    "officer.brussels": "SPJ Bruxelles",
+    "officer.gent": "OCJ Gent",
+    "coordinator.south": "Coordination Sud",
+    "coordinator.north": "Coördinatie Noord",
+}
+
 # ---------------------------------------------------------------------------
 # Centres
 
@@ -234,7 +243,7 @@ DEMO_CENTRES: tuple[DemoCentre, ...] = (
         "Molenveldstraat 1, 3300 Tienen", U("Jeugdunit", 12, 17, M, 10), stale=True),
     # Walloon Brabant: the Esperanto centre (invented address, confidential)
     _be(ESPERANTO, "ASBL Esperanto", FR, "BE-WBR", "Wavre", 50.717, 4.601, SPEC,
-        ["trauma", "secure"], ["fr", "nl", "en", "ro", "bg", "sq"],
+        ["exploitation_care", "trauma", "secure"], ["fr", "nl", "en", "ro", "bg", "sq"],
         "Chemin des Aubépines 3, 1300 Wavre (adresse inventée)",
         U("Unité Étoile", 12, 17, G, 12, free=1, out_of_service=0),
         U("Unité Horizon", 15, 18, G, 5, free=1, out_of_service=0),
@@ -299,7 +308,8 @@ DEMO_CENTRES: tuple[DemoCentre, ...] = (
             "Oeverpad 12, 6222 KL Maastricht",
             U("Meidengroep", 12, 17, G, 8), U("Gemengde groep", 12, 17, M, 8)),
     _abroad("Beschermde opvang De Vlinder", "Stichting Vlinder (fictief)", "NL-NB",
-            "Eindhoven", 51.441, 5.478, SPEC, ["trauma", "secure"], ["nl", "en", "ro", "bg"],
+            "Eindhoven", 51.441, 5.478, SPEC,
+            ["exploitation_care", "trauma", "secure"], ["nl", "en", "ro", "bg"],
             "Vlinderhof 1, 5611 ZZ Eindhoven (verzonnen adres)",
             U("Meidengroep", 12, 18, G, 12), address_confidential=True),
     _abroad("Crisisopvang Maasstad", "Stichting Maasstad Jeugd (fictief)", "NL-ZH",
@@ -537,6 +547,7 @@ async def _insert_users(since: datetime) -> tuple[dict[str, int], list[str]]:
             display_name=_PROFILES[user.username][0],
             role=user.role.value,
             language=_PROFILES[user.username][1],
+            service=DEMO_SERVICES.get(user.username, ""),
             password_hash=password_hash,
             active=True,
             created_at=since,

@@ -23,6 +23,7 @@ class Principal:
     username: str
     role: Role
     language: str = "en"
+    service: str = ""  # youth-aid service of an officer or coordinator
     centre_ids: frozenset[int] = field(default_factory=frozenset)
 
     @property

@@ -17,6 +17,7 @@ Username = Annotated[str, Meta(min_length=3, max_length=80, pattern=r"^[a-z0-9._
 Password = Annotated[str, Meta(min_length=10, max_length=200)]
 Language = Annotated[str, Meta(pattern=r"^(fr|nl|de|en)$")]
 ShortText = Annotated[str, Meta(min_length=1, max_length=120, pattern=NO_NUL)]
+ServiceName = Annotated[str, Meta(max_length=120, pattern=NO_NUL)]
 TokenName = Annotated[str, Meta(min_length=1, max_length=80, pattern=NO_NUL)]
 
 
@@ -35,6 +36,7 @@ class UserCreate(Input, kw_only=True):
     role: Role
     password: Password
     language: Language = "en"
+    service: ServiceName = ""
     centre_ids: list[int] = []
 
 
@@ -43,6 +45,7 @@ class UserUpdate(Input, kw_only=True):
     role: Role | UnsetType = UNSET
     password: Password | UnsetType = UNSET
     language: Language | UnsetType = UNSET
+    service: ServiceName | UnsetType = UNSET
     active: bool | UnsetType = UNSET
     centre_ids: list[int] | UnsetType = UNSET
 
@@ -53,6 +56,7 @@ class UserOut(msgspec.Struct, kw_only=True):
     display_name: str
     role: Role
     language: str
+    service: str
     active: bool
     centre_ids: list[int]
 

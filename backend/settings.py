@@ -30,6 +30,12 @@ class Settings:
     stale_after_hours: int
     cookie_secure: bool
     auto_migrate: bool
+    hold_minutes: dict[str, float]
+    """How long a hold keeps a bed, per urgency (immediate, within_24h, planned)."""
+    response_minutes: dict[str, float]
+    """How long a centre has to accept or refuse a hold, per urgency."""
+    scheduler_enabled: bool
+    scheduler_interval_seconds: float
 
     @property
     def is_production(self) -> bool:
@@ -69,6 +75,34 @@ def _int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}.") from error
 
 
+def _positive(name: str, default: float, unit: str, maximum: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a number of {unit}, got {raw!r}.") from error
+    if not 0 < value <= maximum:
+        raise SettingsError(f"{name} must be more than 0 and at most {maximum:g} {unit}.")
+    return value
+
+
+WEEK_MINUTES = 7 * 24 * 60.0
+
+
+URGENCIES = ("immediate", "within_24h", "planned")
+DEFAULT_HOLD_MINUTES = {"immediate": 120.0, "within_24h": 360.0, "planned": 1440.0}
+DEFAULT_RESPONSE_MINUTES = {"immediate": 30.0, "within_24h": 120.0, "planned": 480.0}
+
+
+def _per_urgency(prefix: str, defaults: dict[str, float]) -> dict[str, float]:
+    return {
+        u: _positive(f"{prefix}_{u.upper()}", defaults[u], "minutes", WEEK_MINUTES)
+        for u in URGENCIES
+    }
+
+
 def load_settings() -> Settings:
     environment = os.environ.get("APP_ENV", "development")
     if environment not in ENVIRONMENTS:
@@ -92,6 +126,10 @@ def load_settings() -> Settings:
         cookie_secure=os.environ.get("COOKIE_SECURE", "1" if environment == "production" else "0")
         == "1",
         auto_migrate=environment == "development",
+        hold_minutes=_per_urgency("HOLD_MINUTES", DEFAULT_HOLD_MINUTES),
+        response_minutes=_per_urgency("RESPONSE_MINUTES", DEFAULT_RESPONSE_MINUTES),
+        scheduler_enabled=os.environ.get("SCHEDULER_ENABLED", "1") == "1",
+        scheduler_interval_seconds=_positive("SCHEDULER_INTERVAL_SECONDS", 30.0, "seconds", 3600),
     )
 
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from piccolo.columns import (
+    JSON,
     Boolean,
     ForeignKey,
+    Integer,
     Text,
     Timestamptz,
     Varchar,
@@ -15,6 +17,8 @@ class User(Table, tablename="app_user"):
     display_name = Varchar(length=120)
     role = Varchar(length=32)
     language = Varchar(length=5, default="en")
+    # The youth-aid service an officer works for (e.g. "SAJ Liège"): officers see its cases.
+    service = Varchar(length=120, default="")
     password_hash = Text(default="")
     active = Boolean(default=True)
     created_at = Timestamptz()
@@ -38,3 +42,41 @@ class StoredSession(Table, tablename="web_session"):
     session_key = Varchar(length=128, unique=True, index=True)
     data = Text()
     expires_at = Timestamptz(null=True, default=None, index=True)
+
+
+class AuditEntry(Table, tablename="audit_entry"):
+    """Who read or changed which youth case, and when. Append-only (database triggers)."""
+
+    at = Timestamptz(index=True)
+    actor = ForeignKey(references=User, null=True, default=None)
+    actor_role = Varchar(length=32, default="")
+    case_code = Varchar(length=20, index=True)
+    action = Varchar(length=40)
+    detail = Text(default="")
+
+
+class DomainEvent(Table, tablename="domain_event"):
+    """Facts one domain records for another to act on (offers, overdue answers, freed beds).
+
+    Written in the transaction that caused them, so none is lost; `dedupe_key` makes a job
+    that runs twice record each fact once. `handled_at` is for in-process handlers (the
+    waiting-list re-match); the notifications domain keeps its own cursor.
+    """
+
+    kind = Varchar(length=40, index=True)
+    dedupe_key = Varchar(length=200, unique=True)
+    payload = JSON(default="{}")
+    created_at = Timestamptz(index=True)
+    handled_at = Timestamptz(null=True, default=None, index=True)
+
+
+class IdempotencyRecord(Table, tablename="idempotency_record"):
+    """The first answer to a POST sent with an Idempotency-Key, replayed on retries."""
+
+    user = ForeignKey(references=User, null=False)
+    key = Varchar(length=220, unique=True)  # "<user id>:<client key>": keys are per user
+    scope = Varchar(length=200)
+    request_digest = Varchar(length=64)
+    status_code = Integer()
+    response = Text()
+    created_at = Timestamptz(index=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from msgspec import UNSET
 from piccolo.query.functions.aggregate import Max
 
+from backend import events
 from backend.database import is_storable_id, write_transaction
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.identity import Principal, Role
@@ -43,6 +44,20 @@ from capacity.vocabulary import (
     MinorGender,
     policy_admits,
 )
+
+BED_FREED = "bed_freed"
+"""Domain event recorded whenever a bed becomes available (payload: bed_id, centre_id)."""
+
+# Checks another domain adds before a manual status change (placement refuses a change to a
+# bed that a hold or a stay owns). Capacity does not know those domains, only this hook.
+ManualChangeGuard = Callable[[int, BedStatus, BedStatus], Awaitable[None]]
+_manual_change_guards: list[ManualChangeGuard] = []
+
+
+def add_manual_change_guard(guard: ManualChangeGuard) -> None:
+    if guard not in _manual_change_guards:
+        _manual_change_guards.append(guard)
+
 
 # ---------------------------------------------------------------------------
 # Who may act
@@ -581,7 +596,23 @@ async def transition_bed(
         to_status=target,
         reason=reason,
     )
+    if target is BedStatus.AVAILABLE:
+        await _record_bed_freed(bed_id, row["centre_id"])
     return _bed_out(await _bed_row(bed_id))
+
+
+async def _record_bed_freed(bed_id: int, centre_id: int) -> None:
+    latest = (
+        await OccupancyEvent.select(OccupancyEvent.id)
+        .where(OccupancyEvent.bed == bed_id)
+        .order_by(OccupancyEvent.id, ascending=False)
+        .first()
+    )
+    await events.record(
+        BED_FREED,
+        f"{BED_FREED}:{latest['id']}",
+        {"bed_id": bed_id, "centre_id": centre_id, "occupancy_event_id": latest["id"]},
+    )
 
 
 async def change_bed_status(principal: Principal, bed_id: int, change: BedStatusChange) -> BedOut:
@@ -594,13 +625,18 @@ async def change_bed_status(principal: Principal, bed_id: int, change: BedStatus
     async with write_transaction():
         row = await _bed_row(bed_id)
         _require_centre_actor(principal, row["centre_id"])
-        return await transition_bed(
+        for guard in _manual_change_guards:
+            await guard(bed_id, BedStatus(row["status"]), change.status)
+        changed = await transition_bed(
             bed_id,
             change.status,
             actor_id=principal.user_id,
             reason=change.reason,
             expected_current=change.expected_status,
         )
+    if change.status is BedStatus.AVAILABLE:
+        await events.handle_pending()
+    return changed
 
 
 async def set_expected_departure(
@@ -764,3 +800,74 @@ async def search_vacancies(
         )
     results.sort(key=lambda c: (-c.free_now, -(c.free_by_date or 0), c.freshness.stale, c.name))
     return VacancySearchOut(centres=results, total_free_now=sum(c.free_now for c in results))
+
+
+# ---------------------------------------------------------------------------
+# Beds for the placement domain's matching
+
+
+async def count_active_beds() -> int:
+    return await Bed.count().where(
+        (Bed.active == True)  # noqa: E712
+        & (Bed.unit.active == True)  # noqa: E712
+        & (Bed.unit.centre.active == True)  # noqa: E712
+    )
+
+
+async def beds_for_matching(
+    *, free_by: date | None = None, bed_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """Active beds free now (or, with free_by, expected free by then), with their unit's and
+    centre's attributes; or exactly the beds `bed_ids`, whatever their status."""
+    if bed_ids is not None:
+        condition = Bed.id.is_in([bed_id for bed_id in bed_ids if is_storable_id(bed_id)] or [0])
+    else:
+        condition = Bed.status == BedStatus.AVAILABLE.value
+        if free_by is not None:
+            condition = condition | (
+                (Bed.status == BedStatus.OCCUPIED.value) & (Bed.expected_departure <= free_by)
+            )
+        condition = (
+            condition
+            & (Bed.active == True)  # noqa: E712
+            & (Bed.unit.active == True)  # noqa: E712
+            & (Bed.unit.centre.active == True)  # noqa: E712
+        )
+    beds = await Bed.select(
+        Bed.id,
+        Bed.label,
+        Bed.status,
+        Bed.active,
+        Bed.expected_departure,
+        Bed.unit.id.as_alias("unit_id"),
+        Bed.unit.name.as_alias("unit_name"),
+        Bed.unit.min_age.as_alias("min_age"),
+        Bed.unit.max_age.as_alias("max_age"),
+        Bed.unit.gender_policy.as_alias("gender_policy"),
+        Bed.unit.centre.id.as_alias("centre_id"),
+    ).where(condition)
+    centre_ids = sorted({bed["centre_id"] for bed in beds})
+    centres = {
+        row["id"]: row
+        for row in (
+            await Centre.select(
+                Centre.id,
+                Centre.name,
+                Centre.kind,
+                Centre.capabilities,
+                Centre.languages,
+                Centre.country,
+                Centre.province,
+                Centre.municipality,
+                Centre.latitude,
+                Centre.longitude,
+                Centre.address,
+                Centre.address_confidential,
+            ).where(Centre.id.is_in(centre_ids))
+            if centre_ids
+            else []
+        )
+    }
+    for bed in beds:
+        bed["centre"] = centres[bed["centre_id"]]
+    return beds

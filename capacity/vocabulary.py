@@ -29,6 +29,7 @@ class CentreKind(StrEnum):
 
 
 class Capability(StrEnum):
+    EXPLOITATION_CARE = "exploitation_care"  # specialised care for victims of exploitation
     TRAUMA = "trauma"
     ADDICTION = "addiction"
     MOTHER_AND_CHILD = "mother_and_child"

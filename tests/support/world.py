@@ -23,7 +23,9 @@ def password_hash() -> str:
     return hash_password(PASSWORD)
 
 
-async def make_user(username: str, role: Role, centre_ids: list[int] | None = None) -> Principal:
+async def make_user(
+    username: str, role: Role, centre_ids: list[int] | None = None, service: str = ""
+) -> Principal:
     """A user inserted directly (hashing once per run keeps the suite fast)."""
     row = (
         await User.insert(
@@ -32,6 +34,7 @@ async def make_user(username: str, role: Role, centre_ids: list[int] | None = No
                 display_name=username.title(),
                 role=role.value,
                 language="en",
+                service=service,
                 password_hash=password_hash(),
                 active=True,
                 created_at=utcnow(),
@@ -148,8 +151,8 @@ async def build_world() -> World:
     )
     users = {
         "admin": admin,
-        "officer": await make_user("officer", Role.PLACEMENT_OFFICER),
-        "coordinator": await make_user("coordinator", Role.COORDINATOR),
+        "officer": await make_user("officer", Role.PLACEMENT_OFFICER, service="SAJ Namur"),
+        "coordinator": await make_user("coordinator", Role.COORDINATOR, service="Coordination"),
         "analyst": await make_user("analyst", Role.ANALYST),
         "staff_a": await make_user("staff_a", Role.CENTRE_STAFF, [centre_a["id"]]),
         "staff_b": await make_user("staff_b", Role.CENTRE_STAFF, [centre_b["id"]]),
