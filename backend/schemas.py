@@ -21,6 +21,15 @@ ServiceName = Annotated[str, Meta(max_length=120, pattern=NO_NUL)]
 TokenName = Annotated[str, Meta(min_length=1, max_length=80, pattern=NO_NUL)]
 
 
+def sent_fields(data: msgspec.Struct) -> dict[str, object]:
+    """The fields a PATCH body actually carries (the others are UNSET)."""
+    return {
+        name: getattr(data, name)
+        for name in data.__struct_fields__
+        if getattr(data, name) is not UNSET
+    }
+
+
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base of every request body: an unknown field is an error, never silently ignored."""
 

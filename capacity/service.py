@@ -6,13 +6,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from msgspec import UNSET
 from piccolo.query.functions.aggregate import Max
 
 from backend import events
 from backend.database import is_storable_id, write_transaction
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.identity import Principal, Role
+from backend.schemas import sent_fields
 from backend.settings import get_settings
 from backend.timeutil import as_utc, local_today, utcnow
 from capacity import bed_states
@@ -362,15 +362,6 @@ async def create_centre(principal: Principal, data: CentreCreate) -> CentreOut:
         return _centre_out(principal, row, last, units)
 
 
-def _sent_fields(data: Any) -> dict[str, Any]:
-    """The fields a PATCH body actually carries (the others are UNSET)."""
-    return {
-        name: getattr(data, name)
-        for name in data.__struct_fields__
-        if getattr(data, name) is not UNSET
-    }
-
-
 async def _check_no_one_placed(beds_where, what: str) -> None:
     """A unit or centre leaves the registry only once none of its beds is held or occupied."""
     busy = await Bed.count().where(
@@ -389,7 +380,7 @@ async def _check_no_one_placed(beds_where, what: str) -> None:
 async def update_centre(principal: Principal, centre_id: int, data: CentreUpdate) -> CentreOut:
     async with write_transaction():
         row = await _centre_row(centre_id)
-        changes = _sent_fields(data)
+        changes = sent_fields(data)
         if changes.get("active") is False:
             await _check_no_one_placed(Bed.unit.centre == centre_id, f"Centre {row['name']}")
         merged = {**row, **changes}
@@ -472,7 +463,7 @@ async def create_unit(principal: Principal, centre_id: int, data: UnitCreate) ->
 async def update_unit(unit_id: int, data: UnitUpdate) -> UnitOut:
     async with write_transaction():
         row = await _unit_row(unit_id)
-        changes = _sent_fields(data)
+        changes = sent_fields(data)
         merged = {**row, **changes}
         _check_age_range(merged["min_age"], merged["max_age"], "min_age")
         if changes.get("active") is False:

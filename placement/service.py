@@ -14,6 +14,7 @@ from backend import audit, events
 from backend.database import is_storable_id, write_transaction
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.identity import Principal, Role
+from backend.schemas import sent_fields
 from backend.settings import get_settings
 from backend.timeutil import as_utc, local_today, utcnow
 from capacity import service as capacity
@@ -372,18 +373,19 @@ async def update_case(principal: Principal, case_code: str, data: CaseUpdate) ->
     async with write_transaction():
         case = await _case_by_code(case_code)
         _require_case_manager(principal, case)
+        sent = sent_fields(data)
         values: dict = {}
-        if "languages" in capacity._sent_fields(data):
+        if "languages" in sent:
             values[YouthCase.languages] = sorted(set(data.languages))
-        if "nationality_group" in capacity._sent_fields(data):
+        if "nationality_group" in sent:
             values[YouthCase.nationality_group] = data.nationality_group.value
-        if "migration_status" in capacity._sent_fields(data):
+        if "migration_status" in sent:
             values[YouthCase.migration_status] = data.migration_status.value
-        if "care_needs" in capacity._sent_fields(data):
+        if "care_needs" in sent:
             values[YouthCase.care_needs] = sorted({need.value for need in data.care_needs})
         if values:
             await YouthCase.update(values).where(YouthCase.id == case["id"])
-        await audit.record(principal, case_code, "update_case", ", ".join(sorted(map(str, values))))
+        await audit.record(principal, case_code, "update_case", ", ".join(sorted(sent)))
         return await _case_out(await _case_by_id(case["id"]))
 
 
@@ -854,28 +856,13 @@ async def _hold_outs(rows: list[dict[str, Any]], principal: Principal) -> list[H
     beds = {
         row["id"]: row for row in await capacity.beds_for_matching(bed_ids=[r["bed"] for r in rows])
     }
-    cases = {
-        row["id"]: row["case_code"]
-        for row in await YouthCase.select(YouthCase.id, YouthCase.case_code).where(
-            YouthCase.id.is_in(
-                [
-                    r["case"]
-                    for r in await PlacementRequest.select(PlacementRequest.case).where(
-                        PlacementRequest.id.is_in([h["request"] for h in rows])
-                    )
-                ]
-            )
-        )
+    case_codes = {
+        row["id"]: row["code"]
+        for row in await PlacementRequest.select(
+            PlacementRequest.id, PlacementRequest.case.case_code.as_alias("code")
+        ).where(PlacementRequest.id.is_in([r["request"] for r in rows]))
     }
-    case_of_request = {
-        r["id"]: cases[r["case"]]
-        for r in await PlacementRequest.select(PlacementRequest.id, PlacementRequest.case).where(
-            PlacementRequest.id.is_in([h["request"] for h in rows])
-        )
-    }
-    return [
-        _hold_out(row, beds[row["bed"]], case_of_request[row["request"]], principal) for row in rows
-    ]
+    return [_hold_out(row, beds[row["bed"]], case_codes[row["request"]], principal) for row in rows]
 
 
 def _hold_out(
