@@ -630,17 +630,23 @@ async def _set_request_status(
     request["status"] = target.value
 
 
-async def _run_match(
-    principal: Principal, request: dict[str, Any], case_code: str, limit: int
-) -> MatchOut:
+async def _compute_match(request: dict[str, Any], limit: int) -> MatchResult:
+    """Rank the beds for a request: reads only, so it runs outside any write transaction
+    (on SQLite a write transaction is the whole database's lock)."""
     match_request, _ = await _match_input(request)
     pool, left_out = await _pool_for(match_request)
-    result = matching.match(
+    return matching.match(
         match_request,
         pool,
         limit=limit,
         already_excluded={ExclusionReason.NOT_AVAILABLE: left_out},
     )
+
+
+async def _record_match(
+    principal: Principal, request: dict[str, Any], case_code: str, result: MatchResult
+) -> MatchOut:
+    """Record the candidate list shown (and the move to waiting when there was none)."""
     status = RequestStatus(request["status"])
     await _record_request_event(
         request["id"],
@@ -746,6 +752,54 @@ def _distance_preference(data: RequestCreate) -> DistancePreference:
     return DistancePreference.NONE
 
 
+def _request_fields(
+    data: RequestCreate, case_id: int, service: str, principal: Principal
+) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "case": case_id,
+        "status": RequestStatus.OPEN.value,
+        "urgency": data.urgency.value,
+        "needed_on": data.needed_on,
+        "required_capabilities": sorted({c.value for c in data.required_capabilities}),
+        "preferred_capabilities": sorted({c.value for c in data.preferred_capabilities}),
+        "excluded_municipalities": sorted({m.strip() for m in data.excluded_municipalities}),
+        "excluded_provinces": sorted(set(data.excluded_provinces)),
+        "excluded_countries": sorted({c.value for c in data.excluded_countries}),
+        "danger_latitude": data.danger_latitude,
+        "danger_longitude": data.danger_longitude,
+        "safety_distance_km": data.safety_distance_km,
+        "distance_preference": _distance_preference(data).value,
+        "reference_latitude": data.reference_latitude,
+        "reference_longitude": data.reference_longitude,
+        "home_country": data.home_country.value,
+        "cross_border_allowed": data.cross_border_allowed,
+        "judge_ordered_public_institution": data.judge_ordered_public_institution,
+        "notes": data.notes,
+        "requesting_service": service,
+        "created_by": principal.user_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def _check_case_open_for_request(principal: Principal, case_code: str) -> dict[str, Any]:
+    case = await _case_by_code(case_code)
+    _require_case_manager(principal, case)
+    if case["closed_at"] is not None:
+        raise Conflict(f"Case {case_code} is closed.", field="case_code")
+    live = await PlacementRequest.exists().where(
+        (PlacementRequest.case == case["id"])
+        & PlacementRequest.status.is_in(list(IN_PROGRESS_REQUEST_STATUSES))
+    )
+    if live:
+        raise Conflict(
+            f"Case {case_code} already has a request in progress; use it or cancel it.",
+            field="case_code",
+        )
+    return case
+
+
 async def create_request(principal: Principal, data: RequestCreate) -> RequestCreated:
     _require_role(principal, Role.PLACEMENT_OFFICER, Role.COORDINATOR)
     _check_request(data)
@@ -754,75 +808,47 @@ async def create_request(principal: Principal, data: RequestCreate) -> RequestCr
         raise InvalidInput(
             "Name the requesting service (your account has none).", field="requesting_service"
         )
+    case = await _check_case_open_for_request(principal, data.case_code)
+    fields = _request_fields(data, case["id"], service, principal)
+    result = await _compute_match(fields, limit=20)
     async with write_transaction():
-        case = await _case_by_code(data.case_code)
-        _require_case_manager(principal, case)
-        if case["closed_at"] is not None:
-            raise Conflict(f"Case {data.case_code} is closed.", field="case_code")
-        live = await PlacementRequest.exists().where(
-            (PlacementRequest.case == case["id"])
-            & PlacementRequest.status.is_in(list(IN_PROGRESS_REQUEST_STATUSES))
-        )
-        if live:
-            raise Conflict(
-                f"Case {data.case_code} already has a request in progress; use it or cancel it.",
-                field="case_code",
-            )
-        now = utcnow()
+        await _check_case_open_for_request(principal, data.case_code)
         row = (
-            await PlacementRequest.insert(
-                PlacementRequest(
-                    case=case["id"],
-                    status=RequestStatus.OPEN.value,
-                    urgency=data.urgency.value,
-                    needed_on=data.needed_on,
-                    required_capabilities=sorted({c.value for c in data.required_capabilities}),
-                    preferred_capabilities=sorted({c.value for c in data.preferred_capabilities}),
-                    excluded_municipalities=sorted(
-                        {m.strip() for m in data.excluded_municipalities}
-                    ),
-                    excluded_provinces=sorted(set(data.excluded_provinces)),
-                    excluded_countries=sorted({c.value for c in data.excluded_countries}),
-                    danger_latitude=data.danger_latitude,
-                    danger_longitude=data.danger_longitude,
-                    safety_distance_km=data.safety_distance_km,
-                    distance_preference=_distance_preference(data).value,
-                    reference_latitude=data.reference_latitude,
-                    reference_longitude=data.reference_longitude,
-                    home_country=data.home_country.value,
-                    cross_border_allowed=data.cross_border_allowed,
-                    judge_ordered_public_institution=data.judge_ordered_public_institution,
-                    notes=data.notes,
-                    requesting_service=service,
-                    created_by=principal.user_id,
-                    created_at=now,
-                    updated_at=now,
-                )
-            ).returning(*PlacementRequest.all_columns())
+            await PlacementRequest.insert(PlacementRequest(**fields)).returning(
+                *PlacementRequest.all_columns()
+            )
         )[0]
         await _record_request_event(
             row["id"], principal, "created", to_status=RequestStatus.OPEN, reason=data.notes[:200]
         )
         await audit.record(principal, data.case_code, "create_request", f"request {row['id']}")
-        match = await _run_match(principal, row, data.case_code, limit=20)
+        match = await _record_match(principal, row, data.case_code, result)
         return RequestCreated(
             request=await _request_out(await _request_row(row["id"]), principal),
             match=match,
         )
 
 
+def _check_searchable(request: dict[str, Any]) -> None:
+    if request["status"] not in HOLDABLE_REQUEST_STATUSES:
+        raise Conflict(
+            f"Request {request['id']} is {request['status']}: candidates are searched for open "
+            "or waiting requests.",
+            field="request_id",
+            current_status=request["status"],
+        )
+
+
 async def match_request(principal: Principal, request_id: int, limit: int = 20) -> MatchOut:
+    request = await _request_row(request_id)
+    case = await _case_by_id(request["case"])
+    _require_case_manager(principal, case)
+    _check_searchable(request)
+    result = await _compute_match(request, limit)
     async with write_transaction():
         request = await _request_row(request_id)
-        case = await _case_by_id(request["case"])
-        _require_case_manager(principal, case)
-        if request["status"] not in HOLDABLE_REQUEST_STATUSES:
-            raise Conflict(
-                f"Request {request_id} is {request['status']}: candidates are searched for open "
-                "or waiting requests.",
-                field="request_id",
-            )
-        return await _run_match(principal, request, case["case_code"], limit)
+        _check_searchable(request)
+        return await _record_match(principal, request, case["case_code"], result)
 
 
 async def cancel_request(principal: Principal, request_id: int, reason: str) -> RequestOut:
