@@ -307,10 +307,21 @@ async def open_case(principal: Principal, data: CaseCreate) -> CaseOut:
         return await _case_out(row)
 
 
-async def get_case(principal: Principal, case_code: str) -> CaseOut:
-    async with write_transaction():
-        case = await _case_by_code(case_code)
+async def _check_reader_or_audit_refusal(
+    principal: Principal, case: dict[str, Any], action: str, detail: str = ""
+) -> None:
+    """A refused read is audited too (in its own transaction, before the refusal is
+    raised), so that looking for other services' cases leaves a trace."""
+    if not await _may_read_case(principal, case):
+        async with write_transaction():
+            await audit.record(principal, case["case_code"], f"{action}_refused", detail)
         await _require_case_reader(principal, case)
+
+
+async def get_case(principal: Principal, case_code: str) -> CaseOut:
+    case = await _case_by_code(case_code)
+    await _check_reader_or_audit_refusal(principal, case, "read_case")
+    async with write_transaction():
         await audit.record(principal, case_code, "read_case")
         return await _case_out(case)
 
@@ -999,10 +1010,10 @@ async def _username(user_id: int) -> str | None:
 
 
 async def get_request(principal: Principal, request_id: int) -> RequestDetail:
+    request = await _request_row(request_id)
+    case = await _case_by_id(request["case"])
+    await _check_reader_or_audit_refusal(principal, case, "read_request", f"request {request_id}")
     async with write_transaction():
-        request = await _request_row(request_id)
-        case = await _case_by_id(request["case"])
-        await _require_case_reader(principal, case)
         await audit.record(principal, case["case_code"], "read_request", f"request {request_id}")
         out = await _request_out(request, principal)
         holds = await Hold.select().where(Hold.request == request_id).order_by(Hold.id)
@@ -1103,13 +1114,23 @@ async def _place_hold(principal: Principal, request: dict[str, Any], bed_id: int
             field="bed_id",
             excluded_by=broken.value,
         )
-    await capacity.transition_bed(
-        bed_id,
-        BedStatus.HELD,
-        actor_id=principal.user_id,
-        reason=f"held for request {request['id']}",
-        expected_current=BedStatus.AVAILABLE,
-    )
+    try:
+        await capacity.transition_bed(
+            bed_id,
+            BedStatus.HELD,
+            actor_id=principal.user_id,
+            reason=f"held for request {request['id']}",
+            expected_current=BedStatus.AVAILABLE,
+        )
+    except Conflict as error:
+        # Taken between our read and our update (PostgreSQL: concurrent holds all read it
+        # available; the conditional update lets one through).
+        raise Conflict(
+            f"Bed {bed.bed_label} at {bed.centre_name} was taken just now: it is no longer "
+            "available.",
+            field="bed_id",
+            **error.extra,
+        ) from error
     [scored] = matching.match(match_request, BedPool.from_beds([bed]), limit=1).candidates
     settings = get_settings()
     now = utcnow()

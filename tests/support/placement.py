@@ -73,3 +73,51 @@ async def request_detail(client, world: World, request_id: int, actor: str = "of
     response = await client.get(f"/api/requests/{request_id}", headers=world.auth(actor))
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def flagged_case(client, world: World, actor: str = "officer", age: int = 15, **fields):
+    """A case with an active exploitation flag: it needs a specialised place."""
+    case = await open_case(client, world, actor, age, **fields)
+    return await flag_case(client, world, case["case_code"], actor)
+
+
+async def centre_bed_status(client, world: World, centre_id: int, bed_id: int) -> str:
+    """A bed's status as the centre page shows it (GET /api/centres/{id}, as an admin)."""
+    response = await client.get(f"/api/centres/{centre_id}", headers=world.auth("admin"))
+    assert response.status_code == 200, response.text
+    for unit in response.json()["units"]:
+        for bed in unit["beds"]:
+            if bed["id"] == bed_id:
+                return bed["status"]
+    raise KeyError(bed_id)
+
+
+async def bed_history(client, world: World, bed_id: int) -> list[dict[str, Any]]:
+    """A bed's status changes, oldest first (GET /api/beds/{id}/history, as an admin)."""
+    response = await client.get(f"/api/beds/{bed_id}/history", headers=world.auth("admin"))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def set_bed_status(client, world: World, bed_id: int, status: str, actor: str) -> dict:
+    """A centre's staff changes a bed's status by hand."""
+    response = await client.post(
+        f"/api/beds/{bed_id}/status",
+        json={"status": status, "reason": f"set to {status} by hand"},
+        headers=world.auth(actor),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def add_user(
+    world: World, name: str, role, service: str = "", centre_ids: list[int] | None = None
+):
+    """Another user for this test, signed in with a token: `world.auth(name)` works."""
+    from backend import accounts
+    from tests.support.world import make_user
+
+    principal = await make_user(name, role, centre_ids, service=service)
+    world.users[name] = principal
+    world.tokens[name] = (await accounts.create_token(principal.user_id, "tests")).token
+    return principal
