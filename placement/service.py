@@ -1545,6 +1545,27 @@ async def record_overdue_responses(now: datetime | None = None) -> int:
     return recorded
 
 
+async def _requests_with_a_live_offer(request_ids: list[int], freed_bed_id: int) -> set[int]:
+    """Requests whose latest offer is of another bed still free: one open offer at a time
+    each, so an officer who has not answered yet does not take every bed that frees up."""
+    if not request_ids:
+        return set()
+    offers = (
+        await RequestEvent.select(RequestEvent.request, RequestEvent.detail)
+        .where(RequestEvent.request.is_in(request_ids) & (RequestEvent.action == "offered"))
+        .order_by(RequestEvent.id)
+    )
+    latest_bed = {row["request"]: events._as_dict(row["detail"])["bed_id"] for row in offers}
+    if not latest_bed:
+        return set()
+    free = {
+        row["id"]
+        for row in await capacity.beds_for_matching(bed_ids=sorted(set(latest_bed.values())))
+        if row["status"] == BedStatus.AVAILABLE.value and row["id"] != freed_bed_id
+    }
+    return {request_id for request_id, bed_id in latest_bed.items() if bed_id in free}
+
+
 async def offer_freed_bed(event_id: int, payload: dict[str, Any]) -> None:
     """A bed became available: offer it to the first waiting request it suits, in priority
     order (urgency, then time waited). Runs inside the event's transaction."""
@@ -1562,7 +1583,10 @@ async def offer_freed_bed(event_id: int, payload: dict[str, Any]) -> None:
             r["id"],
         )
     )
+    holding_an_offer = await _requests_with_a_live_offer([r["id"] for r in waiting], bed.bed_id)
     for request in waiting:
+        if request["id"] in holding_an_offer:
+            continue
         match_request, case = await _match_input(request)
         if matching.check_bed(match_request, bed) is not None:
             continue
