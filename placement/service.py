@@ -1477,6 +1477,8 @@ capacity.add_manual_change_guard(guard_manual_bed_change)
 async def release_expired_holds(now: datetime | None = None) -> int:
     """Release every hold past its expiry; each in its own transaction. Safe to run twice."""
     now = now or utcnow()
+    # A late job run must not skip the overdue answer of a hold it is about to expire.
+    await record_overdue_responses(now)
     due = await Hold.select(Hold.id).where(
         Hold.status.is_in(list(OPEN_HOLD_STATUSES)) & (Hold.expires_at <= now)
     )

@@ -20,6 +20,7 @@ from capacity import service as capacity
 from capacity.schemas import BedStatusChange
 from capacity.tables import Bed, Centre, OccupancyEvent
 from capacity.vocabulary import BedStatus
+from tests.support.placement import answer, birth_for_age, create_request, held, open_case
 from tests.support.world import PASSWORD, World, centre_body
 
 ANONYMOUS = "anonymous"
@@ -31,6 +32,15 @@ ADMIN = frozenset({"admin"})
 # The routes below act on centre A: staff_a works there, staff_b at centre B.
 CENTRE_A_ACTORS = frozenset({"admin", "staff_a"})
 CENTRE_A_HISTORY = frozenset({"admin", "coordinator", "staff_a"})
+# Placement: case managers open cases and requests and hold beds; centre staff see only the
+# cases held for or placed in their centre (the test case is held at centre A).
+CASE_MANAGERS = frozenset({"officer", "coordinator"})
+CASE_LISTERS = frozenset({"admin", "officer", "coordinator", "staff_a", "staff_b"})
+CENTRE_A_CASE_READERS = frozenset({"admin", "officer", "coordinator", "staff_a"})
+CENTRE_A_FLAG_AUTHORS = frozenset({"officer", "coordinator", "staff_a"})
+HOLD_READERS = frozenset({"admin", "coordinator", "staff_a", "staff_b"})
+COORDINATOR = frozenset({"coordinator"})
+FREE_BEDS = {"officer": "A1", "coordinator": "A3"}
 
 NEW_CENTRE = centre_body(
     units=[
@@ -43,6 +53,13 @@ NEW_CENTRE = centre_body(
         },
     ],
 )
+
+
+@dataclass(frozen=True)
+class Id:
+    """In a rule's body: the caller's id of that name (see _ids)."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -130,7 +147,93 @@ RULES = [
     Rule("GET", "/api/beds/{bed_id:int}/history", CENTRE_A_HISTORY, 200),
     Rule("GET", "/api/vacancies", EVERYONE, 200),
     Rule("GET", "/api/geography/provinces", EVERYONE, 200),
+    # Placement (rows from build_placement). Analysts see no case: every route below is
+    # refused to them.
+    Rule(
+        "POST",
+        "/api/cases",
+        CASE_MANAGERS,
+        201,
+        body={**birth_for_age(15), "gender": "girl", "languages": ["fr"]},
+    ),
+    Rule("GET", "/api/cases", CASE_LISTERS, 200),
+    Rule("GET", "/api/cases/{case_code:str}", CENTRE_A_CASE_READERS, 200),
+    Rule("PATCH", "/api/cases/{case_code:str}", CASE_MANAGERS, 200, body={"languages": ["fr"]}),
+    Rule(
+        "POST",
+        "/api/cases/{case_code:str}/flags",
+        CENTRE_A_FLAG_AUTHORS,
+        201,
+        body={
+            "exploitation_type": "loverboy_grooming",
+            "discovered_on": "2025-06-01",
+            "source_service": "SAJ Namur",
+        },
+    ),
+    Rule(
+        "POST",
+        "/api/requests",
+        CASE_MANAGERS,
+        201,
+        body={"case_code": Id("fresh_case"), "urgency": "immediate"},
+    ),
+    Rule("GET", "/api/requests", CASE_LISTERS, 200),
+    Rule("GET", "/api/requests/waiting", CASE_LISTERS, 200),
+    Rule("GET", "/api/requests/{request_id:int}", CENTRE_A_CASE_READERS, 200),
+    Rule(
+        "POST",
+        "/api/requests/{request_id:int}/match",
+        CASE_MANAGERS,
+        200,
+        ids={"request_id": "open_request"},
+    ),
+    Rule(
+        "POST",
+        "/api/requests/{request_id:int}/holds",
+        CASE_MANAGERS,
+        201,
+        body={"bed_id": Id("free_bed")},
+        ids={"request_id": "open_request"},
+    ),
+    Rule(
+        "POST",
+        "/api/requests/{request_id:int}/cancel",
+        CASE_MANAGERS,
+        200,
+        body={"reason": "the family took her in"},
+        ids={"request_id": "open_request"},
+    ),
+    Rule("GET", "/api/holds", HOLD_READERS, 200),
+    Rule("POST", "/api/holds/{hold_id:int}/accept", CENTRE_A_ACTORS, 200),
+    Rule(
+        "POST",
+        "/api/holds/{hold_id:int}/refuse",
+        CENTRE_A_ACTORS,
+        200,
+        body={"reason": "unsuitable_group"},
+    ),
+    Rule(
+        "POST",
+        "/api/holds/{hold_id:int}/cancel",
+        CASE_MANAGERS,
+        200,
+        body={"reason": "a better place came up"},
+    ),
+    Rule("POST", "/api/holds/{hold_id:int}/admit", CENTRE_A_ACTORS, 201),
+    Rule("GET", "/api/stays", HOLD_READERS, 200),
+    Rule(
+        "POST", "/api/stays/{stay_id:int}/end", CENTRE_A_ACTORS, 200, body={"reason": "discharge"}
+    ),
+    Rule("POST", "/api/allocations/proposals", COORDINATOR, 200),
+    Rule(
+        "POST",
+        "/api/allocations/confirm",
+        COORDINATOR,
+        201,
+        body={"assignments": [{"request_id": Id("waiting_request"), "bed_id": Id("freed_bed")}]},
+    ),
 ]
+PLACEMENT_PATHS = ("/api/cases", "/api/requests", "/api/holds", "/api/stays", "/api/allocations")
 
 RULES_BY_ROUTE = {(rule.method, rule.path): rule for rule in RULES}
 _PARAMETER = re.compile(r"\{(\w+):\w+\}")
@@ -173,9 +276,9 @@ def test_every_api_route_is_in_the_matrix(app):
     assert len(RULES_BY_ROUTE) == len(RULES), "a route is listed twice in the matrix"
 
 
-async def _ids(world: World, actor: str) -> dict[str, int]:
+async def _ids(world: World, actor: str) -> dict[str, Any]:
     """The ids a route acts on: centre A, its first unit, a free bed, an occupied bed, the
-    officer's account, and a token of the caller's own."""
+    officer's account, a token of the caller's own, and the placement rows."""
     owner = world.users["officer" if actor == ANONYMOUS else actor].user_id
     token = await ApiToken.select(ApiToken.id).where(ApiToken.user == owner).first()
     return {
@@ -186,18 +289,115 @@ async def _ids(world: World, actor: str) -> dict[str, int]:
         "occupied_bed": world.bed(world.centre_a, "A2"),
         "user_id": world.users["officer"].user_id,
         "own_token": token["id"],
+        **_placement_ids(world, actor),
     }
 
 
-def _url(rule: Rule, ids: dict[str, int]) -> str:
+async def build_placement(client, world: World, rule: Rule) -> None:
+    """The placement rows a rule's route acts on, kept in world.extra as id name →
+    {caller: id}. A hold is answered once and a stay ends once: each caller the rule allows
+    gets rows of its own; the others (None) get one of those, at centre A, so that their
+    refusal is about who may act, never about a missing row.
+    - always: a case held at centre A (staff_a may read it, staff_b may not);
+    - hold_id: a pending hold at centre A;
+    - stay_id: a stay at centre A;
+    - fresh_case: a case with no request yet;
+    - open_request, free_bed: an open request and a free bed for it;
+    - waiting_request, freed_bed: a boy's request that waits (no boys' bed was free) and
+      the boys' bed freed since.
+    """
+    needed, owners = _id_names(rule), sorted(rule.allowed)
+    admin = world.users["admin"]
+    girls_unit = world.centre_a["units"][0]["id"]
+    new_beds = await capacity.create_beds(admin, girls_unit, [f"A{n}" for n in range(4, 11)])
+    beds_to_hold = iter(bed.id for bed in new_beds)
+
+    async def hold_at_centre_a(manager: str) -> dict:
+        case = await open_case(client, world, manager)
+        request = await create_request(client, world, case["case_code"], manager)
+        return await held(client, world, request["request"]["id"], next(beds_to_hold), manager)
+
+    extra = world.extra
+    read = await hold_at_centre_a("officer")
+    extra["case_code"] = {None: read["case_code"]}
+    extra["request_id"] = {None: read["request_id"]}
+    if "hold_id" in needed:
+        holds = {
+            actor: (await hold_at_centre_a(actor if actor in CASE_MANAGERS else "officer"))["id"]
+            for actor in owners
+        }
+        extra["hold_id"] = {**holds, None: holds[owners[0]]}
+    if "stay_id" in needed:
+        stays = {}
+        for actor in owners:
+            hold = await hold_at_centre_a("officer")
+            stays[actor] = (await answer(client, world, hold["id"], "admit", actor))["id"]
+        extra["stay_id"] = {**stays, None: stays[owners[0]]}
+    if "fresh_case" in needed:
+        fresh = {actor: (await open_case(client, world, actor))["case_code"] for actor in owners}
+        extra["fresh_case"] = {**fresh, None: fresh[owners[0]]}
+    if needed & {"open_request", "free_bed"}:
+        requests = {}
+        for actor in owners:
+            case = await open_case(client, world, actor)
+            created = await create_request(client, world, case["case_code"], actor)
+            assert created["request"]["status"] == "open"
+            requests[actor] = created["request"]["id"]
+        extra["open_request"] = {**requests, None: requests[owners[0]]}
+        free = {actor: world.bed(world.centre_a, FREE_BEDS[actor]) for actor in owners}
+        extra["free_bed"] = {**free, None: free[owners[0]]}
+    if needed & {"waiting_request", "freed_bed"}:
+        boys_beds = [world.bed(world.centre_a, label) for label in ("B1", "B2")]
+        for bed in boys_beds:
+            await capacity.change_bed_status(
+                admin, bed, BedStatusChange(status=BedStatus.OUT_OF_SERVICE, reason="repairs")
+            )
+        boy = await open_case(client, world, gender="boy")
+        waiting = (await create_request(client, world, boy["case_code"]))["request"]
+        assert waiting["status"] == "waiting"
+        await capacity.change_bed_status(
+            admin, boys_beds[0], BedStatusChange(status=BedStatus.AVAILABLE, reason="repaired")
+        )
+        extra["waiting_request"] = {None: waiting["id"]}
+        extra["freed_bed"] = {None: boys_beds[0]}
+
+
+def _placement_ids(world: World, actor: str) -> dict[str, Any]:
+    return {name: by_actor.get(actor, by_actor[None]) for name, by_actor in world.extra.items()}
+
+
+def _id_names(rule: Rule) -> set[str]:
+    """The id names a rule's path and body use."""
+    names = {rule.ids.get(name, name) for name in _PARAMETER.findall(rule.path)}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Id):
+            names.add(value.name)
+        elif isinstance(value, dict | list):
+            for item in value.values() if isinstance(value, dict) else value:
+                walk(item)
+
+    walk(rule.body)
+    return names
+
+
+def _url(rule: Rule, ids: dict[str, Any]) -> str:
     return _PARAMETER.sub(lambda match: str(ids[rule.ids.get(match[1], match[1])]), rule.path)
 
 
-def _body(rule: Rule) -> Any:
-    if rule.body is None:
-        return None
+def _body(rule: Rule, ids: dict[str, Any]) -> Any:
     next_week = (utcnow() + timedelta(days=7)).date().isoformat()
-    return {key: next_week if value == "NEXT_WEEK" else value for key, value in rule.body.items()}
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, Id):
+            return ids[value.name]
+        if isinstance(value, dict):
+            return {key: resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [resolve(item) for item in value]
+        return next_week if value == "NEXT_WEEK" else value
+
+    return resolve(rule.body)
 
 
 def _expected(rule: Rule, actor: str) -> int:
@@ -215,13 +415,16 @@ async def test_access(client, world, rule: Rule):
         world.bed(world.centre_a, "A2"),
         BedStatusChange(status=BedStatus.OCCUPIED, reason="admitted"),
     )
+    if rule.path.startswith(PLACEMENT_PATHS):
+        await build_placement(client, world, rule)
     actors = sorted(EVERY_ACTOR, key=lambda actor: _expected(rule, actor) == rule.ok)
     wrong = []
     for actor in actors:
         client.cookies.clear()
         headers = {} if actor == ANONYMOUS else world.auth(actor)
+        ids = await _ids(world, actor)
         response = await client.request(
-            rule.method, _url(rule, await _ids(world, actor)), headers=headers, json=_body(rule)
+            rule.method, _url(rule, ids), headers=headers, json=_body(rule, ids)
         )
         expected = _expected(rule, actor)
         if response.status_code != expected:
