@@ -33,7 +33,7 @@ from capacity.schemas import (
     VacancySearchOut,
     VacantBed,
 )
-from capacity.tables import Bed, Centre, CentreStaff, OccupancyEvent, Unit
+from capacity.tables import Bed, CapacityVersion, Centre, CentreStaff, OccupancyEvent, Unit
 from capacity.vocabulary import (
     BedStatus,
     Capability,
@@ -795,6 +795,13 @@ async def search_vacancies(
 
 # ---------------------------------------------------------------------------
 # Beds for the placement domain's matching
+
+
+async def capacity_stamp() -> int | None:
+    """Changes (database triggers) whenever any centre, unit or bed changes; None before the
+    first change. Data derived from the registry is current while the stamp is the same."""
+    row = await CapacityVersion.select(CapacityVersion.stamp).first()
+    return row["stamp"] if row else None
 
 
 async def count_active_beds() -> int:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from piccolo.columns import (
     Array,
+    BigInt,
     Boolean,
     Date,
     DoublePrecision,
@@ -71,3 +72,11 @@ class OccupancyEvent(Table, tablename="occupancy_event"):
     from_status = Varchar(length=20, null=True, default=None)
     to_status = Varchar(length=20)
     reason = Text(default="")
+
+
+class CapacityVersion(Table, tablename="capacity_version"):
+    """One row whose `stamp` changes (database triggers) whenever a centre, unit or bed is
+    inserted, changed or deleted: a process may keep derived data, such as the pool of free
+    beds for matching, for as long as the stamp it read is current."""
+
+    stamp = BigInt(default=0)
