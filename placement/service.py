@@ -1350,7 +1350,13 @@ async def cancel_hold(principal: Principal, hold_id: int, reason: str) -> HoldOu
     return out
 
 
+def _check_centre_filter(centre_id: int | None) -> None:
+    if centre_id is not None and not is_storable_id(centre_id):
+        raise NotFound(f"Centre {centre_id} does not exist.", field="centre_id")
+
+
 async def list_holds(principal: Principal, centre_id: int | None = None) -> list[HoldOut]:
+    _check_centre_filter(centre_id)
     query = Hold.select().where(Hold.status.is_in(list(OPEN_HOLD_STATUSES))).order_by(Hold.id)
     if principal.role is Role.CENTRE_STAFF:
         if centre_id is not None and centre_id not in principal.centre_ids:
@@ -1478,6 +1484,7 @@ async def discharge(principal: Principal, stay_id: int, data: DischargeIn) -> St
 
 
 async def list_stays(principal: Principal, centre_id: int | None = None) -> list[StayOut]:
+    _check_centre_filter(centre_id)
     query = Stay.select().where(Stay.status.is_in(list(LIVE_STAY_STATUSES))).order_by(Stay.id)
     if principal.role is Role.CENTRE_STAFF:
         if centre_id is not None:

@@ -591,3 +591,11 @@ async def test_retrying_a_hold_with_the_same_key_holds_once(client, world):
     assert_problem(other_bed, 422, field="Idempotency-Key")
     assert await Hold.count() == 1
     assert await centre_bed_status(client, world, world.centre_b["id"], e2) == "available"
+
+
+@pytest.mark.parametrize("route", ["/api/holds", "/api/stays"])
+@pytest.mark.parametrize("centre_id", [-1, 2**31, 318398395008])
+async def test_a_centre_filter_no_centre_can_have_is_a_clear_404(client, world, route, centre_id):
+    response = await client.get(f"{route}?centre_id={centre_id}", headers=world.auth("admin"))
+    assert response.status_code == 404, response.text
+    assert response.json()["errors"][0]["field"] == "centre_id"
