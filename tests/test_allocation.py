@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from capacity.vocabulary import BedStatus, Capability, CentreKind, GenderPolicy, MinorGender
 from placement.allocation import AllocationRequest, AllocationResult, allocate
 from placement.matching import (
-    BedCandidate,
     BedPool,
     MatchRequest,
     MatchWeights,
@@ -20,6 +19,7 @@ from placement.matching import (
     evaluate,
 )
 from placement.vocabulary import DistancePreference, Urgency
+from tests.support.matching import bed
 
 pytestmark = pytest.mark.pure
 
@@ -27,32 +27,6 @@ TODAY = date(2025, 3, 3)
 POINTS = [(50.85, 4.35), (50.4669, 4.8675), (50.6326, 5.5797), (49.6833, 5.8167)]
 TRAUMA = Capability.TRAUMA.value
 EXPLOITATION = Capability.EXPLOITATION_CARE.value
-
-
-def bed(bed_id: int, **changes: object) -> BedCandidate:
-    values: dict[str, object] = {
-        "bed_id": bed_id,
-        "bed_label": f"B{bed_id}",
-        "unit_id": 1,
-        "unit_name": "Unit 1",
-        "centre_id": 1,
-        "centre_name": "Centre A",
-        "centre_kind": CentreKind.YOUTH_AID_RESIDENTIAL,
-        "status": BedStatus.AVAILABLE,
-        "expected_departure": None,
-        "min_age": 12,
-        "max_age": 17,
-        "gender_policy": GenderPolicy.MIXED,
-        "capabilities": frozenset(),
-        "languages": frozenset({"fr"}),
-        "country": "BE",
-        "province": "BE-BRU",
-        "municipality": "Bruxelles",
-        "latitude": POINTS[0][0],
-        "longitude": POINTS[0][1],
-    }
-    values.update(changes)
-    return BedCandidate(**values)
 
 
 def wanted(**changes: object) -> MatchRequest:

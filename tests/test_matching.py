@@ -33,11 +33,11 @@ from placement.matching import (
     match,
 )
 from placement.vocabulary import DistancePreference, Urgency
+from tests.support.matching import BRUSSELS, bed
 
 pytestmark = pytest.mark.pure
 
 TODAY = date(2025, 3, 3)
-BRUSSELS = (50.85, 4.35)
 WAVRE = (50.717, 4.601)
 NAMUR = (50.4669, 4.8675)
 LIEGE = (50.6326, 5.5797)
@@ -47,33 +47,6 @@ MAASTRICHT = (50.8514, 5.6910)
 EXPLOITATION = Capability.EXPLOITATION_CARE.value
 TRAUMA = Capability.TRAUMA.value
 SECURE = Capability.SECURE.value
-
-
-def bed(bed_id: int = 1, **changes: object) -> BedCandidate:
-    place = changes.pop("at", BRUSSELS)
-    values: dict[str, object] = {
-        "bed_id": bed_id,
-        "bed_label": f"B{bed_id}",
-        "unit_id": 1,
-        "unit_name": "Unit 1",
-        "centre_id": 1,
-        "centre_name": "Centre A",
-        "centre_kind": CentreKind.YOUTH_AID_RESIDENTIAL,
-        "status": BedStatus.AVAILABLE,
-        "expected_departure": None,
-        "min_age": 12,
-        "max_age": 17,
-        "gender_policy": GenderPolicy.MIXED,
-        "capabilities": frozenset(),
-        "languages": frozenset({"fr"}),
-        "country": "BE",
-        "province": "BE-BRU",
-        "municipality": "Bruxelles",
-        "latitude": place[0],
-        "longitude": place[1],
-    }
-    values.update(changes)
-    return BedCandidate(**values)
 
 
 def request(**changes: object) -> MatchRequest:
