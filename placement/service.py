@@ -531,7 +531,9 @@ class _FreeBeds:
 
 
 class _FreeBedCache:
-    """The pool of beds free now, kept while the registry's stamp is unchanged.
+    """A pool of beds, kept while the registry's stamp is unchanged: the beds free now, or
+    (with `free_by`) those plus every occupied bed with an expected departure — the matcher
+    itself keeps, for a planned request, only those leaving by the needed date.
 
     Loading the free beds with their centres costs far more than ranking them (hundreds of
     milliseconds against one at 100,000 beds), and most calls find the registry unchanged
@@ -539,7 +541,8 @@ class _FreeBedCache:
     Several app processes each keep their own, all checked against the database's stamp.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, free_by: date | None) -> None:
+        self._free_by = free_by
         self._current: _FreeBeds | None = None
         self._lock = asyncio.Lock()
 
@@ -553,13 +556,14 @@ class _FreeBedCache:
             current = self._current
             if stamp is not None and current is not None and current.stamp == stamp:
                 return current.pool, current.left_out
-            pool, left_out = await _load_pool(free_by=None)
+            pool, left_out = await _load_pool(free_by=self._free_by)
             if stamp is not None:
                 self._current = _FreeBeds(stamp, pool, left_out)
             return pool, left_out
 
 
-_free_beds = _FreeBedCache()
+_free_now = _FreeBedCache(free_by=None)
+_free_now_or_later = _FreeBedCache(free_by=date.max)
 
 
 async def _load_pool(free_by: date | None) -> tuple[BedPool, int]:
@@ -571,8 +575,8 @@ async def _load_pool(free_by: date | None) -> tuple[BedPool, int]:
 async def _pool_for(match_request: MatchRequest) -> tuple[BedPool, int]:
     """The beds that could be free in time, and how many active beds were left out."""
     if match_request.urgency is Urgency.PLANNED:
-        return await _load_pool(free_by=match_request.needed_on)
-    return await _free_beds.get()
+        return await _free_now_or_later.get()
+    return await _free_now.get()
 
 
 def _candidate_out(rank: int, candidate: RankedCandidate) -> CandidateOut:

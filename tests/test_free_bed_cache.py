@@ -59,3 +59,29 @@ async def test_a_change_made_in_the_database_directly_is_seen(client, world):
     # An administrator's SQL fix, not through the app: the unit now takes 16-17 only.
     await Unit.update({Unit.min_age: 16}).where(Unit.id == world.centre_a["units"][0]["id"])
     assert not unit_a_beds & await candidate_beds(client, world, request_id)
+
+
+async def test_a_planned_search_follows_expected_departures(client, world):
+    from datetime import date, timedelta
+
+    a2 = world.bed(world.centre_a, "A2")
+    await set_bed_status(client, world, a2, "occupied", "staff_a")
+
+    async def set_departure(days: int) -> None:
+        response = await client.put(
+            f"/api/beds/{a2}/expected-departure",
+            json={"expected_departure": (date.today() + timedelta(days=days)).isoformat()},
+            headers=world.auth("staff_a"),
+        )
+        assert response.status_code == 200, response.text
+
+    await set_departure(3)
+    case = await open_case(client, world)
+    in_five_days = (date.today() + timedelta(days=5)).isoformat()
+    created = await create_request(
+        client, world, case["case_code"], urgency="planned", needed_on=in_five_days
+    )
+    [later] = [c for c in created["match"]["candidates"] if c["bed_id"] == a2]
+    assert later["free_now"] is False
+    await set_departure(10)
+    assert a2 not in await candidate_beds(client, world, created["request"]["id"])
