@@ -160,3 +160,54 @@ async def test_ten_retries_with_one_idempotency_key_create_one_request(
     assert rows == [{"id": request_id}]
     assert await RequestEvent.count().where(RequestEvent.action == "created") == 1
     assert await IdempotencyRecord.count() == 1
+
+
+async def test_a_batch_confirmation_racing_single_holds_never_fails_with_a_server_error(
+    http: httpx.AsyncClient, world: World
+):
+    """The coordinator confirms a batch of holds while officers hold some of the same beds one
+    by one: each call either wins or gets a clear 409, never a 500 (on PostgreSQL the two
+    would deadlock if they took the bed rows and the registry's stamp in different orders),
+    and no bed ends up held twice."""
+    beds = [world.bed(world.centre_a, label) for label in ("A1", "A2", "A3")]
+    for centre in (world.centre_a, world.centre_b):
+        for unit in centre["units"]:
+            for bed in unit["beds"]:
+                await capacity.change_bed_status(
+                    world.users["admin"],
+                    bed["id"],
+                    BedStatusChange(status=BedStatus.OUT_OF_SERVICE, reason="full"),
+                )
+    cases = await asyncio.gather(*(open_case(http, world) for _ in range(6)))
+    created = await asyncio.gather(*(create_request(http, world, c["case_code"]) for c in cases))
+    assert {made["request"]["status"] for made in created} == {"waiting"}
+    for bed in beds:
+        await capacity.change_bed_status(
+            world.users["admin"], bed, BedStatusChange(status=BedStatus.AVAILABLE, reason="free")
+        )
+    batch, singles = created[:3], created[3:]
+    confirm = http.post(
+        "/api/allocations/confirm",
+        headers=world.auth("coordinator"),
+        json={
+            "assignments": [
+                {"request_id": made["request"]["id"], "bed_id": bed}
+                for made, bed in zip(batch, beds, strict=True)
+            ]
+        },
+    )
+    responses = await asyncio.gather(
+        confirm,
+        *(
+            hold(http, world, made["request"]["id"], bed)
+            for made, bed in zip(singles, beds[::-1], strict=True)
+        ),
+    )
+    assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
+    held_beds = [row["bed"] for row in await Hold.select(Hold.bed)]
+    assert len(held_beds) == len(set(held_beds))
+    if responses[0].status_code == 201:
+        assert sorted(held_beds) == sorted(beds)
+    for bed in beds:
+        events = await history(http, world, bed)
+        assert [e["to_status"] for e in events].count("held") <= 1, events

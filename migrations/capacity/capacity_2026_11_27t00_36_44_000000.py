@@ -3,6 +3,11 @@ random stamp, so a process can tell whether what it derived from them is still c
 
 The stamp is random rather than a counter: a counter could come back to a value a process
 has seen before (after the table was emptied), a 63-bit random value practically cannot.
+
+On PostgreSQL the trigger runs BEFORE each statement, so a transaction takes the stamp row's
+lock before any row lock of its first statement on these tables: two transactions cannot
+each hold a bed the other wants while waiting for the stamp (a deadlock), because whoever
+waits for the stamp holds no bed yet.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -43,7 +48,7 @@ POSTGRES_STATEMENTS = [
     $$ LANGUAGE plpgsql
     """,
     *[
-        f"CREATE TRIGGER {table}_stamps_capacity AFTER INSERT OR UPDATE OR DELETE ON {table} "
+        f"CREATE TRIGGER {table}_stamps_capacity BEFORE INSERT OR UPDATE OR DELETE ON {table} "
         "FOR EACH STATEMENT EXECUTE FUNCTION stamp_capacity_version()"
         for table in TABLES
     ],
