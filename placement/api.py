@@ -99,7 +99,6 @@ class PlacementRequestController(Controller):
         "/",
         opt={"roles": CASE_MANAGERS},
         summary="Create a placement request and get its ranked candidates",
-        responses=None,
     )
     async def create_request(
         self,
