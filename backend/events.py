@@ -71,7 +71,7 @@ async def handle_pending(limit: int = 100) -> int:
                 )
                 if not claimed:
                     continue
-                await _handlers[event["kind"]](event["id"], _as_dict(claimed[0]["payload"]))
+                await _handlers[event["kind"]](event["id"], as_dict(claimed[0]["payload"]))
                 handled += 1
         except Exception:
             # The event stays pending for the next run; the caller's own work is committed.
@@ -79,7 +79,7 @@ async def handle_pending(limit: int = 100) -> int:
     return handled
 
 
-def _as_dict(payload: Any) -> dict[str, Any]:
+def as_dict(payload: Any) -> dict[str, Any]:
     if isinstance(payload, str):
         return json.loads(payload)
     return dict(payload)
@@ -92,5 +92,5 @@ async def events_of(kind: str, after_id: int = 0) -> list[dict[str, Any]]:
         .order_by(DomainEvent.id)
     )
     for row in rows:
-        row["payload"] = _as_dict(row["payload"])
+        row["payload"] = as_dict(row["payload"])
     return rows

@@ -18,7 +18,6 @@ from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.identity import Principal, Role
 from backend.schemas import sent_fields
 from backend.settings import get_settings
-from backend.tables import User
 from backend.timeutil import as_utc, local_today, utcnow
 from capacity import service as capacity
 from capacity.geography import PROVINCES
@@ -32,6 +31,7 @@ from capacity.vocabulary import (
 from placement import matching
 from placement.allocation import AllocationRequest, allocate
 from placement.matching import (
+    EXPLOITATION_CARE,
     BedCandidate,
     BedPool,
     ExclusionReason,
@@ -39,6 +39,7 @@ from placement.matching import (
     MatchResult,
     RankedCandidate,
     age_on,
+    effective_capabilities,
 )
 from placement.schemas import (
     AllocationConfirm,
@@ -79,8 +80,6 @@ from placement.vocabulary import (
     Urgency,
 )
 
-EXPLOITATION_CARE = Capability.EXPLOITATION_CARE.value
-
 # Domain events the notifications domain delivers.
 WAITING_REQUEST_OFFER = "waiting_request_offer"
 HOLD_RESPONSE_OVERDUE = "hold_response_overdue"
@@ -96,6 +95,12 @@ IN_PROGRESS_REQUEST_STATUSES = (
     RequestStatus.ACCEPTED.value,
 )
 URGENCY_ORDER = {Urgency.IMMEDIATE: 0, Urgency.WITHIN_24H: 1, Urgency.PLANNED: 2}
+
+# A request row with its author's username, as every request answer shows it.
+REQUEST_COLUMNS = (
+    *PlacementRequest.all_columns(),
+    PlacementRequest.created_by.username.as_alias("creator"),
+)
 
 # Case codes: no vowels (no words), no look-alikes (0/O, 1/I/L).
 CODE_ALPHABET = "BCDFGHJKMNPQRSTVWXZ23456789"
@@ -187,7 +192,9 @@ async def _case_by_id(case_id: int) -> dict[str, Any]:
 
 async def _request_row(request_id: int) -> dict[str, Any]:
     row = (
-        await PlacementRequest.select().where(PlacementRequest.id == request_id).first()
+        await PlacementRequest.select(*REQUEST_COLUMNS)
+        .where(PlacementRequest.id == request_id)
+        .first()
         if is_storable_id(request_id)
         else None
     )
@@ -517,8 +524,20 @@ def _match_request(request: dict[str, Any], case: dict[str, Any], flagged: bool)
     )
 
 
-async def _match_input(request: dict[str, Any]) -> tuple[MatchRequest, dict[str, Any]]:
-    case = await _case_by_id(request["case"])
+def _assess(
+    match_request: MatchRequest, bed: BedCandidate
+) -> tuple[ExclusionReason | None, RankedCandidate | None]:
+    """One bed against one request: the first hard rule it breaks, or its ranking."""
+    result = matching.match(match_request, BedPool.from_beds([bed]), limit=1)
+    if result.candidates:
+        return None, result.candidates[0]
+    return next(reason for reason, count in result.excluded.items() if count), None
+
+
+async def _match_input(
+    request: dict[str, Any], case: dict[str, Any] | None = None
+) -> tuple[MatchRequest, dict[str, Any]]:
+    case = case or await _case_by_id(request["case"])
     flagged = _exploitation_flagged(await _flags_of(case["id"]))
     return _match_request(request, case, flagged), case
 
@@ -546,20 +565,23 @@ class _FreeBedCache:
         self._current: _FreeBeds | None = None
         self._lock = asyncio.Lock()
 
-    async def get(self) -> tuple[BedPool, int]:
-        stamp = await capacity.capacity_stamp()
+    def _kept(self, stamp: int | None) -> _FreeBeds | None:
         current = self._current
-        if stamp is not None and current is not None and current.stamp == stamp:
-            return current.pool, current.left_out
-        async with self._lock:
-            stamp = await capacity.capacity_stamp()
-            current = self._current
-            if stamp is not None and current is not None and current.stamp == stamp:
-                return current.pool, current.left_out
-            pool, left_out = await _load_pool(free_by=self._free_by)
-            if stamp is not None:
-                self._current = _FreeBeds(stamp, pool, left_out)
-            return pool, left_out
+        return current if stamp is not None and current and current.stamp == stamp else None
+
+    async def get(self) -> tuple[BedPool, int]:
+        kept = self._kept(await capacity.capacity_stamp())
+        if kept is None:
+            async with self._lock:
+                # Another caller may have loaded it while this one waited for the lock.
+                stamp = await capacity.capacity_stamp()
+                kept = self._kept(stamp)
+                if kept is None:
+                    pool, left_out = await _load_pool(free_by=self._free_by)
+                    if stamp is None:
+                        return pool, left_out
+                    kept = self._current = _FreeBeds(stamp, pool, left_out)
+        return kept.pool, kept.left_out
 
 
 _free_now = _FreeBedCache(free_by=None)
@@ -693,10 +715,12 @@ async def _set_request_status(
     request["status"] = target.value
 
 
-async def _compute_match(request: dict[str, Any], limit: int) -> MatchResult:
+async def _compute_match(
+    request: dict[str, Any], limit: int, case: dict[str, Any] | None = None
+) -> MatchResult:
     """Rank the beds for a request: reads only, so it runs outside any write transaction
     (on SQLite a write transaction is the whole database's lock)."""
-    match_request, _ = await _match_input(request)
+    match_request, _ = await _match_input(request, case)
     pool, left_out = await _pool_for(match_request)
     return matching.match(
         match_request,
@@ -871,7 +895,7 @@ async def create_request(principal: Principal, data: RequestCreate) -> RequestCr
         )
     case = await _check_case_open_for_request(principal, data.case_code)
     fields = _request_fields(data, case["id"], service, principal)
-    result = await _compute_match(fields, limit=20)
+    result = await _compute_match(fields, limit=20, case=case)
     async with write_transaction():
         await _check_case_open_for_request(principal, data.case_code)
         row = (
@@ -905,7 +929,7 @@ async def match_request(principal: Principal, request_id: int, limit: int = 20) 
     case = await _case_by_id(request["case"])
     _require_case_manager(principal, case)
     _check_searchable(request)
-    result = await _compute_match(request, limit)
+    result = await _compute_match(request, limit, case)
     async with write_transaction():
         request = await _request_row(request_id)
         _check_searchable(request)
@@ -956,12 +980,9 @@ def _hold_out(
     row: dict[str, Any], bed: dict[str, Any], case_code: str, principal: Principal
 ) -> HoldOut:
     centre = bed["centre"]
-    address_visible = (
-        not centre["address_confidential"]
-        or principal.is_admin
-        or principal.works_at(centre["id"])
-        or row["status"] in (HoldStatus.ACCEPTED.value, HoldStatus.ADMITTED.value)
-    )
+    address_visible = capacity.may_see_address(
+        principal, centre["id"], centre["address_confidential"]
+    ) or row["status"] in (HoldStatus.ACCEPTED.value, HoldStatus.ADMITTED.value)
     return HoldOut(
         id=row["id"],
         request_id=row["request"],
@@ -1020,7 +1041,6 @@ async def _request_out(request: dict[str, Any], principal: Principal) -> Request
     case = await _case_by_id(request["case"])
     hold_row = await _open_hold_of(request["id"])
     stay_rows = await Stay.select().where(Stay.request == request["id"]).order_by(Stay.id)
-    creator = await _username(request["created_by"]) if request["created_by"] is not None else None
     return RequestOut(
         id=request["id"],
         case_code=case["case_code"],
@@ -1043,18 +1063,13 @@ async def _request_out(request: dict[str, Any], principal: Principal) -> Request
         judge_ordered_public_institution=request["judge_ordered_public_institution"],
         notes=request["notes"],
         requesting_service=request["requesting_service"],
-        created_by=creator,
+        created_by=request["creator"],
         created_at=as_utc(request["created_at"]),
         updated_at=as_utc(request["updated_at"]),
         waiting_since=as_utc(request["waiting_since"]) if request["waiting_since"] else None,
         hold=(await _hold_outs([hold_row], principal))[0] if hold_row else None,
         stay=(await _stay_outs(stay_rows[-1:]))[0] if stay_rows else None,
     )
-
-
-async def _username(user_id: int) -> str | None:
-    row = await User.select(User.username).where(User.id == user_id).first()
-    return row["username"] if row else None
 
 
 async def get_request(principal: Principal, request_id: int) -> RequestDetail:
@@ -1083,7 +1098,7 @@ async def get_request(principal: Principal, request_id: int) -> RequestDetail:
                 from_status=RequestStatus(row["from_status"]) if row["from_status"] else None,
                 to_status=RequestStatus(row["to_status"]) if row["to_status"] else None,
                 reason=row["reason"],
-                detail=events._as_dict(row["detail"]),
+                detail=events.as_dict(row["detail"]),
             )
             for row in event_rows
         ],
@@ -1093,7 +1108,9 @@ async def get_request(principal: Principal, request_id: int) -> RequestDetail:
 async def list_requests(
     principal: Principal, status: RequestStatus | None = None
 ) -> list[RequestOut]:
-    query = PlacementRequest.select().order_by(PlacementRequest.created_at, ascending=False)
+    query = PlacementRequest.select(*REQUEST_COLUMNS).order_by(
+        PlacementRequest.created_at, ascending=False
+    )
     if status is not None:
         query = query.where(PlacementRequest.status == status.value)
     if principal.role is Role.PLACEMENT_OFFICER:
@@ -1134,7 +1151,12 @@ async def _open_hold_of(request_id: int) -> dict[str, Any] | None:
     )
 
 
-async def _place_hold(principal: Principal, request: dict[str, Any], bed_id: int) -> dict[str, Any]:
+async def _place_hold(
+    principal: Principal,
+    request: dict[str, Any],
+    bed_id: int,
+    case: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Hold one bed for one request, inside the caller's transaction."""
     if request["status"] not in HOLDABLE_REQUEST_STATUSES:
         raise Conflict(
@@ -1147,8 +1169,8 @@ async def _place_hold(principal: Principal, request: dict[str, Any], bed_id: int
     if not rows or not rows[0]["active"]:
         raise NotFound(f"Bed {bed_id} does not exist or is not in use.", field="bed_id")
     bed = _candidate_of(rows[0])
-    match_request, case = await _match_input(request)
-    broken = matching.check_bed(match_request, bed)
+    match_request, case = await _match_input(request, case)
+    broken, scored = _assess(match_request, bed)
     if broken is ExclusionReason.NOT_AVAILABLE:
         raise Conflict(
             f"Bed {bed.bed_label} at {bed.centre_name} is {bed.status}, no longer available.",
@@ -1179,7 +1201,6 @@ async def _place_hold(principal: Principal, request: dict[str, Any], bed_id: int
             field="bed_id",
             **error.extra,
         ) from error
-    [scored] = matching.match(match_request, BedPool.from_beds([bed]), limit=1).candidates
     settings = get_settings()
     now = utcnow()
     hold = (
@@ -1217,7 +1238,7 @@ async def create_hold(principal: Principal, request_id: int, data: HoldCreate) -
         request = await _request_row(request_id)
         case = await _case_by_id(request["case"])
         _require_case_manager(principal, case)
-        hold = await _place_hold(principal, request, data.bed_id)
+        hold = await _place_hold(principal, request, data.bed_id, case)
         return (await _hold_outs([hold], principal))[0]
 
 
@@ -1363,7 +1384,7 @@ async def list_holds(principal: Principal, centre_id: int | None = None) -> list
     _check_centre_filter(centre_id)
     query = Hold.select().where(Hold.status.is_in(list(OPEN_HOLD_STATUSES))).order_by(Hold.id)
     if principal.role is Role.CENTRE_STAFF:
-        if centre_id is not None and centre_id not in principal.centre_ids:
+        if centre_id is not None:
             _require_centre_actor(principal, centre_id)
         query = query.where(Hold.centre.is_in(sorted(principal.centre_ids) or [0]))
     elif principal.role not in (Role.ADMIN, Role.COORDINATOR):
@@ -1382,9 +1403,7 @@ async def list_holds(principal: Principal, centre_id: int | None = None) -> list
 
 
 def _unmet_needs(match_request: MatchRequest, case: dict[str, Any], bed: BedCandidate) -> list[str]:
-    offered = set(bed.capabilities)
-    if bed.centre_kind is CentreKind.SPECIALISED_EXPLOITATION:
-        offered.add(EXPLOITATION_CARE)
+    offered = effective_capabilities(bed)
     needs = set(case["care_needs"]) | set(match_request.required_capabilities)
     if match_request.needs_exploitation_care:
         needs.add(EXPLOITATION_CARE)
@@ -1398,10 +1417,6 @@ async def admit(principal: Principal, hold_id: int) -> StayOut:
         match_request, case = await _match_input(request)
         [bed_row] = await capacity.beds_for_matching(bed_ids=[hold["bed"]])
         bed = _candidate_of(bed_row)
-        specialised = (
-            bed.centre_kind is CentreKind.SPECIALISED_EXPLOITATION
-            or EXPLOITATION_CARE in bed.capabilities
-        )
         now = utcnow()
         if hold["status"] == HoldStatus.PENDING.value:
             await Hold.update({Hold.responded_at: now, Hold.responded_by: principal.user_id}).where(
@@ -1417,7 +1432,10 @@ async def admit(principal: Principal, hold_id: int) -> StayOut:
             reason=f"admitted (request {request['id']})",
             expected_current=BedStatus.HELD,
         )
-        fallback = match_request.needs_exploitation_care and not specialised
+        fallback = (
+            match_request.needs_exploitation_care
+            and EXPLOITATION_CARE not in effective_capabilities(bed)
+        )
         stay = (
             await Stay.insert(
                 Stay(
@@ -1612,7 +1630,7 @@ async def _requests_with_a_live_offer(request_ids: list[int], freed_bed_id: int)
         .where(RequestEvent.request.is_in(request_ids) & (RequestEvent.action == "offered"))
         .order_by(RequestEvent.id)
     )
-    latest_bed = {row["request"]: events._as_dict(row["detail"])["bed_id"] for row in offers}
+    latest_bed = {row["request"]: events.as_dict(row["detail"])["bed_id"] for row in offers}
     if not latest_bed:
         return set()
     free = {
@@ -1645,9 +1663,9 @@ async def offer_freed_bed(event_id: int, payload: dict[str, Any]) -> None:
         if request["id"] in holding_an_offer:
             continue
         match_request, case = await _match_input(request)
-        if matching.check_bed(match_request, bed) is not None:
+        broken, scored = _assess(match_request, bed)
+        if broken is not None:
             continue
-        [scored] = matching.match(match_request, BedPool.from_beds([bed]), limit=1).candidates
         offer = {
             "request_id": request["id"],
             "case_code": case["case_code"],
