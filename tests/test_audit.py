@@ -233,3 +233,49 @@ async def test_no_case_data_reaches_the_logs(client, world, caplog):
     ]
     assert leaks == []
     assert await AuditEntry.count().where(AuditEntry.case_code == code) > 10
+
+
+async def test_refusals_cancellations_updates_and_discharges_are_audited(client, world):
+    code = (await open_case(client, world))["case_code"]
+    request = (await create_request(client, world, code))["request"]
+    a1 = world.bed(world.centre_a, "A1")
+
+    async def actions_since(start: int) -> list[tuple[str | None, str]]:
+        return [(entry[0], entry[3]) for entry in (await entries())[start:]]
+
+    start = len(await entries())
+    response = await client.patch(
+        f"/api/cases/{code}", json={"languages": ["fr", "nl"]}, headers=world.auth("officer")
+    )
+    assert response.status_code == 200, response.text
+    hold = await held(client, world, request["id"], a1)
+    await answer(client, world, hold["id"], "refuse", "staff_a", {"reason": "safety"})
+    hold = await held(client, world, request["id"], a1)
+    await answer(client, world, hold["id"], "cancel", "officer", {"reason": "family found"})
+    hold = await held(client, world, request["id"], a1)
+    stay = await answer(client, world, hold["id"], "admit", "staff_a")
+    response = await client.post(
+        f"/api/stays/{stay['id']}/end", json={"reason": "discharge"}, headers=world.auth("staff_a")
+    )
+    assert response.status_code == 200, response.text
+    assert await actions_since(start) == [
+        ("officer", "update_case"),
+        ("officer", "hold"),
+        ("staff_a", "refuse_hold"),
+        ("officer", "hold"),
+        ("officer", "cancel_hold"),
+        ("officer", "hold"),
+        ("staff_a", "admit"),
+        ("staff_a", "end_stay"),
+    ]
+
+    other = await open_case(client, world)
+    waiting = (await create_request(client, world, other["case_code"]))["request"]
+    start = len(await entries())
+    response = await client.post(
+        f"/api/requests/{waiting['id']}/cancel",
+        json={"reason": "placed by family"},
+        headers=world.auth("officer"),
+    )
+    assert response.status_code == 200, response.text
+    assert await actions_since(start) == [("officer", "cancel_request")]
