@@ -14,19 +14,13 @@ from backend.timeutil import utcnow
 async def record(
     principal: Principal | None, case_code: str, action: str, detail: str = ""
 ) -> None:
-    await AuditEntry.insert(
-        AuditEntry(
-            at=utcnow(),
-            actor=principal.user_id if principal else None,
-            actor_role=principal.role.value if principal else "system",
-            case_code=case_code,
-            action=action,
-            detail=detail,
-        )
-    )
+    await record_many(principal, [case_code], action, detail)
 
 
-async def record_many(principal: Principal, case_codes: list[str], action: str) -> None:
+async def record_many(
+    principal: Principal | None, case_codes: list[str], action: str, detail: str = ""
+) -> None:
+    """One entry per case (a list read is a read of every case listed)."""
     if not case_codes:
         return
     now = utcnow()
@@ -34,11 +28,11 @@ async def record_many(principal: Principal, case_codes: list[str], action: str) 
         *[
             AuditEntry(
                 at=now,
-                actor=principal.user_id,
-                actor_role=principal.role.value,
+                actor=principal.user_id if principal else None,
+                actor_role=principal.role.value if principal else "system",
                 case_code=code,
                 action=action,
-                detail="",
+                detail=detail,
             )
             for code in case_codes
         ]
