@@ -33,6 +33,7 @@ async def _user_out(row: dict) -> UserOut:
         role=Role(row["role"]),
         language=row["language"],
         service=row["service"],
+        email=row["email"],
         active=row["active"],
         centre_ids=sorted(await capacity.staff_centre_ids(row["id"])),
     )
@@ -65,6 +66,7 @@ async def create_user(data: UserCreate) -> UserOut:
                     role=data.role.value,
                     language=data.language,
                     service=data.service.strip(),
+                    email=data.email,
                     password_hash=passwords.hash_password(data.password),
                     active=True,
                     created_at=utcnow(),
@@ -94,6 +96,8 @@ async def update_user(user_id: int, data: UserUpdate) -> UserOut:
             values[User.language] = data.language
         if data.service is not UNSET:
             values[User.service] = data.service.strip()
+        if data.email is not UNSET:
+            values[User.email] = data.email
         if data.active is not UNSET:
             values[User.active] = data.active
         if data.password is not UNSET:

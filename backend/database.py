@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -9,6 +13,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+log = logging.getLogger(__name__)
 
 
 def engine_from_url(url: str) -> Engine:
@@ -43,16 +49,54 @@ def get_engine() -> Engine:
     return engine
 
 
-def write_transaction():
+_depth: ContextVar[int] = ContextVar("write_transaction_depth", default=0)
+_after_commit: ContextVar[list[Callable[[], Awaitable[object]]] | None] = ContextVar(
+    "after_commit", default=None
+)
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
     """A transaction that takes the write lock up front on SQLite (see docs/architecture.md).
 
     SQLite's default deferred transactions fail with 'database is locked' when two
-    writers race; an immediate transaction waits on the busy timeout instead.
+    writers race; an immediate transaction waits on the busy timeout instead. Nested calls
+    join the outer transaction; work registered with `after_commit` runs once the
+    outermost one has committed (never after a rollback).
     """
     engine = get_engine()
     if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+        transaction = engine.transaction(transaction_type=TransactionType.immediate)
+    else:
+        transaction = engine.transaction()
+    depth = _depth.get()
+    depth_token = _depth.set(depth + 1)
+    hooks_token = _after_commit.set([]) if depth == 0 else None
+    try:
+        async with transaction:
+            yield
+        hooks = list(_after_commit.get() or []) if depth == 0 else []
+    finally:
+        _depth.reset(depth_token)
+        if hooks_token is not None:
+            _after_commit.reset(hooks_token)
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception:
+            # The transaction is committed: its caller succeeded. Scheduled jobs redo the work.
+            log.exception("Work after a commit failed; a scheduled job will retry it")
+
+
+def after_commit(hook: Callable[[], Awaitable[object]]) -> bool:
+    """Run `hook()` after the current write transaction commits (once per transaction).
+    False outside a write transaction: the caller's own schedule must pick the work up."""
+    hooks = _after_commit.get()
+    if hooks is None:
+        return False
+    if hook not in hooks:
+        hooks.append(hook)
+    return True
 
 
 # Ids are PostgreSQL `serial` (4-byte) columns. A larger number in a URL or a body cannot name

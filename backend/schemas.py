@@ -18,6 +18,10 @@ Password = Annotated[str, Meta(min_length=10, max_length=200)]
 Language = Annotated[str, Meta(pattern=r"^(fr|nl|de|en)$")]
 ShortText = Annotated[str, Meta(min_length=1, max_length=120, pattern=NO_NUL)]
 ServiceName = Annotated[str, Meta(max_length=120, pattern=NO_NUL)]
+# Deliberately loose: one @, no spaces; the SMTP server is the judge of the rest.
+EmailAddress = Annotated[
+    str, Meta(max_length=254, pattern=r"^([^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+)?$")
+]
 TokenName = Annotated[str, Meta(min_length=1, max_length=80, pattern=NO_NUL)]
 
 
@@ -46,6 +50,7 @@ class UserCreate(Input, kw_only=True):
     password: Password
     language: Language = "en"
     service: ServiceName = ""
+    email: EmailAddress = ""
     centre_ids: list[int] = []
 
 
@@ -55,6 +60,7 @@ class UserUpdate(Input, kw_only=True):
     password: Password | UnsetType = UNSET
     language: Language | UnsetType = UNSET
     service: ServiceName | UnsetType = UNSET
+    email: EmailAddress | UnsetType = UNSET
     active: bool | UnsetType = UNSET
     centre_ids: list[int] | UnsetType = UNSET
 
@@ -66,6 +72,7 @@ class UserOut(msgspec.Struct, kw_only=True):
     role: Role
     language: str
     service: str
+    email: str
     active: bool
     centre_ids: list[int]
 

@@ -67,3 +67,13 @@ class DatabaseStore(Store):
         if row is None or row["expires_at"] is None:
             return None
         return int((as_utc(row["expires_at"]) - utcnow()).total_seconds())
+
+
+async def delete_expired() -> int:
+    """Remove sessions past their expiry (abandoned browsers never present them again)."""
+    deleted = (
+        await StoredSession.delete()
+        .where(StoredSession.expires_at < utcnow())
+        .returning(StoredSession.id)
+    )
+    return len(deleted)

@@ -19,6 +19,8 @@ class User(Table, tablename="app_user"):
     language = Varchar(length=5, default="en")
     # The youth-aid service an officer works for (e.g. "SAJ Liège"): officers see its cases.
     service = Varchar(length=120, default="")
+    # Where alerts are e-mailed (empty: in-app and personal webhooks only).
+    email = Varchar(length=254, default="")
     password_hash = Text(default="")
     active = Boolean(default=True)
     created_at = Timestamptz()
@@ -59,8 +61,8 @@ class DomainEvent(Table, tablename="domain_event"):
     """Facts one domain records for another to act on (offers, overdue answers, freed beds).
 
     Written in the transaction that caused them, so none is lost; `dedupe_key` makes a job
-    that runs twice record each fact once. `handled_at` is for in-process handlers (the
-    waiting-list re-match); the notifications domain keeps its own cursor.
+    that runs twice record each fact once. `handled_at` is set once every in-process
+    consumer (the waiting-list re-match, the notifications domain) has handled it.
     """
 
     kind = Varchar(length=40, index=True)
@@ -68,6 +70,15 @@ class DomainEvent(Table, tablename="domain_event"):
     payload = JSON(default="{}")
     created_at = Timestamptz(index=True)
     handled_at = Timestamptz(null=True, default=None, index=True)
+
+
+class EventReceipt(Table, tablename="event_receipt"):
+    """One consumer has handled one domain event (written in the handler's transaction)."""
+
+    event = ForeignKey(references=DomainEvent, null=False, index=True)
+    consumer = Varchar(length=40)
+    key = Varchar(length=60, unique=True)  # "<event id>:<consumer>"
+    handled_at = Timestamptz()
 
 
 class IdempotencyRecord(Table, tablename="idempotency_record"):

@@ -1688,7 +1688,7 @@ async def offer_freed_bed(event_id: int, payload: dict[str, Any]) -> None:
         return
 
 
-events.on(capacity.BED_FREED, offer_freed_bed)
+events.on(capacity.BED_FREED, offer_freed_bed, consumer="placement")
 
 
 # ---------------------------------------------------------------------------
