@@ -36,6 +36,25 @@ class Settings:
     """How long a centre has to accept or refuse a hold, per urgency."""
     scheduler_enabled: bool
     scheduler_interval_seconds: float
+    escalation_minutes: float
+    """Default time each on-call level has to acknowledge before the next is paged."""
+    reminder_minutes: float
+    """Default time after which an acknowledged, unresolved alert is recalled."""
+    webhook_timeout_seconds: float
+    delivery_lease_seconds: float
+    """How long a delivery being sent is reserved; after it, a crash is retried."""
+    delivery_retry_base_seconds: float
+    delivery_max_attempts: int
+    vacancy_digest_time: str
+    """Local time (HH:MM, display time zone) of the daily vacancy digest."""
+    base_url: str
+    """The app's address, used in links sent by e-mail and webhook."""
+    keep_bed_hours: float
+    """How long a runaway minor's bed is kept before the stay ends as not returned."""
+    runaway_unresolved_hours: float
+    """After this long without a return, a runaway is recorded as unresolved (once)."""
+    hold_expiring_minutes: float
+    """How long before a hold's expiry its coming end is recorded (once)."""
 
     @property
     def is_production(self) -> bool:
@@ -91,6 +110,14 @@ def _positive(name: str, default: float, unit: str, maximum: float) -> float:
 WEEK_MINUTES = 7 * 24 * 60.0
 
 
+def _clock_time(name: str, default: str) -> str:
+    raw = os.environ.get(name) or default
+    hours, _, minutes = raw.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise SettingsError(f"{name} must be a time of day as HH:MM, got {raw!r}.")
+    return f"{int(hours):02d}:{int(minutes):02d}"
+
+
 URGENCIES = ("immediate", "within_24h", "planned")
 DEFAULT_HOLD_MINUTES = {"immediate": 120.0, "within_24h": 360.0, "planned": 1440.0}
 DEFAULT_RESPONSE_MINUTES = {"immediate": 30.0, "within_24h": 120.0, "planned": 480.0}
@@ -130,6 +157,17 @@ def load_settings() -> Settings:
         response_minutes=_per_urgency("RESPONSE_MINUTES", DEFAULT_RESPONSE_MINUTES),
         scheduler_enabled=os.environ.get("SCHEDULER_ENABLED", "1") == "1",
         scheduler_interval_seconds=_positive("SCHEDULER_INTERVAL_SECONDS", 30.0, "seconds", 3600),
+        escalation_minutes=_positive("ESCALATION_MINUTES", 10.0, "minutes", 24 * 60),
+        reminder_minutes=_positive("REMINDER_MINUTES", 30.0, "minutes", WEEK_MINUTES),
+        webhook_timeout_seconds=_positive("WEBHOOK_TIMEOUT_SECONDS", 5.0, "seconds", 60),
+        delivery_lease_seconds=_positive("DELIVERY_LEASE_SECONDS", 60.0, "seconds", 3600),
+        delivery_retry_base_seconds=_positive("DELIVERY_RETRY_BASE_SECONDS", 5.0, "seconds", 3600),
+        delivery_max_attempts=int(_positive("DELIVERY_MAX_ATTEMPTS", 20, "attempts", 1000)),
+        vacancy_digest_time=_clock_time("VACANCY_DIGEST_TIME", "07:00"),
+        base_url=os.environ.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        keep_bed_hours=_positive("KEEP_BED_HOURS", 72.0, "hours", 24 * 30),
+        runaway_unresolved_hours=_positive("RUNAWAY_UNRESOLVED_HOURS", 24.0, "hours", 24 * 30),
+        hold_expiring_minutes=_positive("HOLD_EXPIRING_MINUTES", 30.0, "minutes", WEEK_MINUTES),
     )
 
 

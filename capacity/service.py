@@ -47,6 +47,9 @@ from capacity.vocabulary import (
 
 BED_FREED = "bed_freed"
 """Domain event recorded whenever a bed becomes available (payload: bed_id, centre_id)."""
+OCCUPANCY_STALE = "occupancy_stale"
+"""Domain event: a centre's bed statuses went unconfirmed for STALE_AFTER_HOURS (once per
+stale period)."""
 
 # Checks another domain adds before a manual status change (placement refuses a change to a
 # bed that a hold or a stay owns). Capacity does not know those domains, only this hook.
@@ -225,6 +228,50 @@ def _centre_out(
         freshness=_freshness_of(row, last_event_at, utcnow()),
         units=units or [],
     )
+
+
+async def record_stale_centres(now: datetime | None = None) -> int:
+    """Record once per stale period each active centre with active beds whose last change
+    (occupancy event or "everything is current") is older than STALE_AFTER_HOURS."""
+    now = now or utcnow()
+    stale_after = timedelta(hours=get_settings().stale_after_hours)
+    recorded = 0
+    async with write_transaction():
+        centres = (
+            await Bed.select(
+                Bed.unit.centre.id.as_alias("id"),
+                Bed.unit.centre.name.as_alias("name"),
+                Bed.unit.centre.province.as_alias("province"),
+                Bed.unit.centre.last_confirmed_at.as_alias("last_confirmed_at"),
+            )
+            .where(
+                (Bed.active == True)  # noqa: E712
+                & (Bed.unit.active == True)  # noqa: E712
+                & (Bed.unit.centre.active == True)  # noqa: E712
+            )
+            .distinct()
+        )
+        last_events = await _last_event_times([row["id"] for row in centres])
+        for row in sorted(centres, key=lambda r: r["id"]):
+            confirmed = row["last_confirmed_at"]
+            changed = last_update(
+                as_utc(confirmed) if confirmed else None, last_events.get(row["id"])
+            )
+            if changed is None or now - changed <= stale_after:
+                continue
+            fresh = await events.record(
+                OCCUPANCY_STALE,
+                f"{OCCUPANCY_STALE}:{row['id']}:{changed.isoformat()}",
+                {
+                    "centre_id": row["id"],
+                    "centre_name": row["name"],
+                    "province": row["province"],
+                    "last_change_at": changed.isoformat(),
+                },
+            )
+            if fresh:
+                recorded += 1
+    return recorded
 
 
 # ---------------------------------------------------------------------------
@@ -625,8 +672,6 @@ async def change_bed_status(principal: Principal, bed_id: int, change: BedStatus
             reason=change.reason,
             expected_current=change.expected_status,
         )
-    if change.status is BedStatus.AVAILABLE:
-        await events.handle_pending()
     return changed
 
 
@@ -869,3 +914,38 @@ async def beds_for_matching(
     for bed in beds:
         bed["centre"] = centres[bed["centre_id"]]
     return beds
+
+
+# ---------------------------------------------------------------------------
+# Facts the notifications domain needs about centres
+
+
+async def centre_facts(centre_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Name, place, kind and whether a centre offers specialised exploitation care."""
+    ids = sorted(set(centre_ids))
+    if not ids:
+        return {}
+    rows = await Centre.select(
+        Centre.id,
+        Centre.name,
+        Centre.country,
+        Centre.province,
+        Centre.kind,
+        Centre.capabilities,
+    ).where(Centre.id.is_in(ids))
+    return {
+        row["id"]: {
+            "name": row["name"],
+            "country": row["country"],
+            "province": row["province"],
+            "kind": row["kind"],
+            "specialised": row["kind"] == CentreKind.SPECIALISED_EXPLOITATION.value
+            or Capability.EXPLOITATION_CARE.value in row["capabilities"],
+        }
+        for row in rows
+    }
+
+
+async def staff_user_ids(centre_id: int) -> list[int]:
+    rows = await CentreStaff.select(CentreStaff.user).where(CentreStaff.centre == centre_id)
+    return sorted(row["user"] for row in rows)

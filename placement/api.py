@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from backend import idempotency
 from backend.identity import Principal, Role
-from placement import service
+from placement import runaways, service
 from placement.schemas import (
     AllocationConfirm,
     AllocationOut,
@@ -17,6 +17,7 @@ from placement.schemas import (
     CaseOut,
     CaseSummary,
     CaseUpdate,
+    ChecklistUpdate,
     DischargeIn,
     FlagCreate,
     HoldCreate,
@@ -28,6 +29,9 @@ from placement.schemas import (
     RequestCreated,
     RequestDetail,
     RequestOut,
+    ReturnIn,
+    RunawayCreate,
+    RunawayOut,
     StayOut,
 )
 from placement.vocabulary import RequestStatus
@@ -40,6 +44,10 @@ FLAG_AUTHORS = frozenset({Role.PLACEMENT_OFFICER, Role.COORDINATOR, Role.CENTRE_
 CENTRE_ACTORS = frozenset({Role.ADMIN, Role.CENTRE_STAFF})
 HOLD_READERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.CENTRE_STAFF})
 COORDINATORS = frozenset({Role.COORDINATOR})
+# Runaways: centre staff report them; whoever follows the case reads them and ticks the
+# checklist (the service checks which episodes); the centre or a coordinator records a return.
+RUNAWAY_FOLLOWERS = CASE_READERS
+RUNAWAY_RETURNERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.CENTRE_STAFF})
 
 IdempotencyKey = Annotated[
     str | None,
@@ -276,10 +284,74 @@ class AllocationController(Controller):
         return await service.confirm_allocation(request.user, data)
 
 
+class RunawayController(Controller):
+    path = "/"
+    tags = ["placement"]
+
+    @post(
+        "/stays/{stay_id:int}/runaways",
+        opt={"roles": CENTRE_ACTORS},
+        summary="Report a runaway: the stay is on_runaway and the bed kept for KEEP_BED_HOURS",
+    )
+    async def report(
+        self, request: AuthRequest, stay_id: FromPath[int], data: JSONBody[RunawayCreate]
+    ) -> RunawayOut:
+        return await runaways.report_runaway(request.user, stay_id, data)
+
+    @get(
+        "/runaways",
+        opt={"roles": RUNAWAY_FOLLOWERS},
+        summary="The runaway episodes you follow, newest first",
+    )
+    async def list_runaways(
+        self,
+        request: AuthRequest,
+        open: Annotated[
+            bool | None,
+            QueryParameter(description="true: not returned yet; false: closed by a return"),
+        ] = None,
+        centre_id: FromQuery[int | None] = None,
+    ) -> list[RunawayOut]:
+        return await runaways.list_runaways(request.user, open, centre_id)
+
+    @get(
+        "/runaways/{episode_id:int}",
+        opt={"roles": RUNAWAY_FOLLOWERS},
+        summary="A runaway episode and its checklist",
+    )
+    async def get_runaway(self, request: AuthRequest, episode_id: FromPath[int]) -> RunawayOut:
+        return await runaways.get_runaway(request.user, episode_id)
+
+    @patch(
+        "/runaways/{episode_id:int}/checklist",
+        opt={"roles": RUNAWAY_FOLLOWERS},
+        summary="Tick checklist items: police, hotline, referring service, return interview",
+    )
+    async def update_checklist(
+        self, request: AuthRequest, episode_id: FromPath[int], data: JSONBody[ChecklistUpdate]
+    ) -> RunawayOut:
+        return await runaways.update_checklist(request.user, episode_id, data)
+
+    @post(
+        "/runaways/{episode_id:int}/return",
+        opt={"roles": RUNAWAY_RETURNERS},
+        status_code=200,
+        summary="The minor is back: the episode closes and the stay is active again",
+    )
+    async def record_return(
+        self,
+        request: AuthRequest,
+        episode_id: FromPath[int],
+        data: JSONBody[ReturnIn | None] = None,
+    ) -> RunawayOut:
+        return await runaways.record_return(request.user, episode_id, data or ReturnIn())
+
+
 PLACEMENT_CONTROLLERS = [
     CaseController,
     PlacementRequestController,
     HoldController,
     StayController,
     AllocationController,
+    RunawayController,
 ]

@@ -20,6 +20,8 @@ from placement.vocabulary import (
     NationalityGroup,
     RefusalReason,
     RequestStatus,
+    RiskLevel,
+    RunawayKind,
     StayEndReason,
     StayStatus,
     Urgency,
@@ -33,6 +35,9 @@ BirthMonth = Annotated[int, Meta(ge=1, le=12)]
 Languages = Annotated[list[LanguageCode], Meta(max_length=10)]
 Capabilities = Annotated[list[Capability], Meta(max_length=len(Capability))]
 DistanceKm = Annotated[float, Meta(gt=0, le=1000)]
+AwareTime = Annotated[datetime, Meta(tz=True)]
+"""A moment with its UTC offset (a time without one would be ambiguous)."""
+PoliceReference = Annotated[str, Meta(min_length=1, max_length=60, pattern=NO_NUL)]
 
 
 # ---------------------------------------------------------------------------
@@ -96,6 +101,8 @@ class CaseOut(msgspec.Struct, kw_only=True):
     exploitation_flagged: bool
     flags: list[FlagOut]
     """Every flag ever added, oldest first; `current` marks those not superseded."""
+    runaway_count: int
+    """Runaway episodes of this case, over all its stays."""
 
 
 class CaseSummary(msgspec.Struct, kw_only=True):
@@ -233,6 +240,9 @@ class StayOut(msgspec.Struct, kw_only=True):
     admitted_at: datetime
     ended_at: datetime | None
     end_reason: StayEndReason | None
+    runaway_count: int
+    open_runaway_id: int | None
+    """The runaway episode not closed by a return yet, if any."""
 
 
 class RequestEventOut(msgspec.Struct, kw_only=True):
@@ -284,6 +294,77 @@ class RequestDetail(RequestOut, kw_only=True):
 class RequestCreated(msgspec.Struct, kw_only=True):
     request: RequestOut
     match: MatchOut
+
+
+# ---------------------------------------------------------------------------
+# Runaway episodes
+
+
+class RunawayCreate(Input, kw_only=True):
+    last_seen_at: AwareTime
+    """When the minor was last seen; not in the future, not before the admission."""
+    kind: RunawayKind = RunawayKind.MISSING
+    risk_level: RiskLevel | None = None
+    """Defaults to high when the case has an active exploitation flag or the minor is under
+    14, otherwise medium."""
+    circumstances: Note = ""
+
+
+class ChecklistUpdate(Input, kw_only=True):
+    """Only the items sent change. `true` records the item now, with your name (an item
+    already recorded keeps its first time); `false` clears it."""
+
+    police_informed: bool | UnsetType = UNSET
+    police_reference: PoliceReference | UnsetType | None = UNSET
+    """Only with police_informed (sent now or recorded before)."""
+    hotline_informed: bool | UnsetType = UNSET
+    """The missing-children hotline."""
+    referring_service_informed: bool | UnsetType = UNSET
+    return_interview_planned_on: date | UnsetType | None = UNSET
+    """Only after the return, on or after its day."""
+
+
+class ReturnIn(Input, kw_only=True):
+    returned_at: AwareTime | None = None
+    """Defaults to now; not in the future, not before last_seen_at."""
+
+
+class ChecklistOut(msgspec.Struct, kw_only=True):
+    police_informed_at: datetime | None
+    police_informed_by: str | None
+    police_reference: str | None
+    hotline_informed_at: datetime | None
+    hotline_informed_by: str | None
+    referring_service_informed_at: datetime | None
+    referring_service_informed_by: str | None
+    return_interview_planned_on: date | None
+    return_interview_planned_by: str | None
+
+
+class RunawayOut(msgspec.Struct, kw_only=True):
+    id: int
+    stay_id: int
+    stay_status: StayStatus
+    case_code: str
+    centre_id: int
+    centre_name: str
+    bed_id: int
+    bed_label: str
+    kind: RunawayKind
+    risk_level: RiskLevel
+    last_seen_at: datetime
+    reported_at: datetime
+    reported_by: str | None
+    circumstances: str
+    checklist: ChecklistOut
+    keep_bed_until: datetime
+    """The bed is kept until then; afterwards the stay ends as not returned."""
+    open: bool
+    """True until the return is recorded."""
+    returned_at: datetime | None
+    returned_by: str | None
+    stay_ended_at: datetime | None
+    """When the keep-bed period ended the stay (the episode stays open until the return)."""
 
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -65,7 +66,15 @@ from placement.schemas import (
     ScorePartOut,
     StayOut,
 )
-from placement.tables import CaseFlag, Hold, PlacementRequest, RequestEvent, Stay, YouthCase
+from placement.tables import (
+    CaseFlag,
+    Hold,
+    PlacementRequest,
+    RequestEvent,
+    RunawayEpisode,
+    Stay,
+    YouthCase,
+)
 from placement.vocabulary import (
     DistancePreference,
     ExploitationType,
@@ -84,6 +93,7 @@ from placement.vocabulary import (
 WAITING_REQUEST_OFFER = "waiting_request_offer"
 HOLD_RESPONSE_OVERDUE = "hold_response_overdue"
 HOLD_EXPIRED = "hold_expired"
+HOLD_EXPIRING = "hold_expiring"
 URGENT_REQUEST_UNMATCHED = "urgent_request_unmatched"
 
 OPEN_HOLD_STATUSES = (HoldStatus.PENDING.value, HoldStatus.ACCEPTED.value)
@@ -272,6 +282,7 @@ async def _case_out(case: dict[str, Any]) -> CaseOut:
         closed_at=as_utc(case["closed_at"]) if case["closed_at"] else None,
         exploitation_flagged=_exploitation_flagged(flags),
         flags=[_flag_out(flag, superseded_by) for flag in flags],
+        runaway_count=await RunawayEpisode.count().where(RunawayEpisode.case == case["id"]),
     )
 
 
@@ -957,7 +968,6 @@ async def cancel_request(principal: Principal, request_id: int, reason: str) -> 
         )
         await audit.record(principal, case["case_code"], "cancel_request", f"request {request_id}")
         out = await _request_out(await _request_row(request_id), principal)
-    await events.handle_pending()
     return out
 
 
@@ -1017,6 +1027,15 @@ async def _stay_outs(rows: list[dict[str, Any]]) -> list[StayOut]:
             YouthCase.id.is_in([r["case"] for r in rows])
         )
     }
+    runaways = (
+        await RunawayEpisode.select(
+            RunawayEpisode.id, RunawayEpisode.stay, RunawayEpisode.returned_at
+        )
+        .where(RunawayEpisode.stay.is_in([r["id"] for r in rows]))
+        .order_by(RunawayEpisode.id)
+    )
+    runaway_counts = Counter(episode["stay"] for episode in runaways)
+    open_runaways = {e["stay"]: e["id"] for e in runaways if e["returned_at"] is None}
     return [
         StayOut(
             id=row["id"],
@@ -1032,6 +1051,8 @@ async def _stay_outs(rows: list[dict[str, Any]]) -> list[StayOut]:
             admitted_at=as_utc(row["admitted_at"]),
             ended_at=as_utc(row["ended_at"]) if row["ended_at"] else None,
             end_reason=StayEndReason(row["end_reason"]) if row["end_reason"] else None,
+            runaway_count=runaway_counts[row["id"]],
+            open_runaway_id=open_runaways.get(row["id"]),
         )
         for row in rows
     ]
@@ -1349,7 +1370,6 @@ async def refuse_hold(principal: Principal, hold_id: int, data: RefusalIn) -> Ho
         case = await _case_by_id(request["case"])
         await audit.record(principal, case["case_code"], "refuse_hold", f"hold {hold_id}")
         out = (await _hold_outs([await _hold_row(hold_id)], principal))[0]
-    await events.handle_pending()
     return out
 
 
@@ -1371,7 +1391,6 @@ async def cancel_hold(principal: Principal, hold_id: int, reason: str) -> HoldOu
         )
         await audit.record(principal, case["case_code"], "cancel_hold", f"hold {hold_id}")
         out = (await _hold_outs([await _hold_row(hold_id)], principal))[0]
-    await events.handle_pending()
     return out
 
 
@@ -1501,7 +1520,6 @@ async def discharge(principal: Principal, stay_id: int, data: DischargeIn) -> St
         case = await _case_by_id(stay["case"])
         await audit.record(principal, case["case_code"], "end_stay", data.reason.value)
         out = (await _stay_outs([await _stay_row(stay_id)]))[0]
-    await events.handle_pending()
     return out
 
 
@@ -1583,8 +1601,6 @@ async def release_expired_holds(now: datetime | None = None) -> int:
                 },
             )
             released += 1
-    if released:
-        await events.handle_pending()
     return released
 
 
@@ -1616,6 +1632,35 @@ async def record_overdue_responses(now: datetime | None = None) -> int:
                     reason="the centre did not answer in time",
                     detail={"hold_id": hold["id"], "centre_id": hold["centre"]},
                 )
+                recorded += 1
+    return recorded
+
+
+async def record_expiring_holds(now: datetime | None = None) -> int:
+    """Record once, for each hold that expires within HOLD_EXPIRING_MINUTES without an
+    admission, that its end is near."""
+    now = now or utcnow()
+    soon = now + timedelta(minutes=get_settings().hold_expiring_minutes)
+    recorded = 0
+    async with write_transaction():
+        due = await Hold.select().where(
+            Hold.status.is_in(list(OPEN_HOLD_STATUSES))
+            & (Hold.expires_at > now)
+            & (Hold.expires_at <= soon)
+        )
+        for hold in due:
+            fresh = await events.record(
+                HOLD_EXPIRING,
+                f"{HOLD_EXPIRING}:{hold['id']}",
+                {
+                    "hold_id": hold["id"],
+                    "request_id": hold["request"],
+                    "centre_id": hold["centre"],
+                    "officer_id": hold["created_by"],
+                    "expires_at": as_utc(hold["expires_at"]).isoformat(),
+                },
+            )
+            if fresh:
                 recorded += 1
     return recorded
 
@@ -1782,3 +1827,21 @@ async def confirm_allocation(principal: Principal, data: AllocationConfirm) -> l
                 ) from error
         holds.sort(key=lambda h: h["id"])
         return await _hold_outs(holds, principal)
+
+
+# ---------------------------------------------------------------------------
+# Facts the notifications domain needs about a request
+
+
+async def request_facts(request_id: int) -> dict[str, Any] | None:
+    """Where and for whom a request is: its urgency, country, service and officer."""
+    return (
+        await PlacementRequest.select(
+            PlacementRequest.urgency,
+            PlacementRequest.home_country,
+            PlacementRequest.requesting_service,
+            PlacementRequest.created_by.as_alias("officer_id"),
+        )
+        .where(PlacementRequest.id == request_id)
+        .first()
+    )

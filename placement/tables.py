@@ -130,3 +130,43 @@ class Stay(Table, tablename="stay"):
     ended_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
     end_reason = Varchar(length=20, null=True, default=None)
     end_note = Text(default="")
+
+
+class RunawayEpisode(Table, tablename="runaway_episode"):
+    """A minor gone from an active stay. Open until the minor returns (returned_at); the stay
+    keeps the bed until keep_bed_until, then ends as not returned (stay_ended_at)."""
+
+    stay = ForeignKey(references=Stay, null=False, on_delete=OnDelete.restrict, index=True)
+    case = ForeignKey(references=YouthCase, null=False, on_delete=OnDelete.restrict, index=True)
+    centre = ForeignKey(references=Centre, null=False, on_delete=OnDelete.restrict, index=True)
+    bed = ForeignKey(references=Bed, null=False, on_delete=OnDelete.restrict)
+    kind = Varchar(length=30)
+    risk_level = Varchar(length=10)
+    last_seen_at = Timestamptz()
+    reported_at = Timestamptz(index=True)
+    reported_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
+    circumstances = Text(default="")
+    # The checklist: each item with when and by whom it was done.
+    police_informed_at = Timestamptz(null=True, default=None)
+    police_informed_by = ForeignKey(
+        references=User, null=True, default=None, on_delete=OnDelete.restrict
+    )
+    police_reference = Varchar(length=60, null=True, default=None)
+    hotline_informed_at = Timestamptz(null=True, default=None)
+    hotline_informed_by = ForeignKey(
+        references=User, null=True, default=None, on_delete=OnDelete.restrict
+    )
+    referring_service_informed_at = Timestamptz(null=True, default=None)
+    referring_service_informed_by = ForeignKey(
+        references=User, null=True, default=None, on_delete=OnDelete.restrict
+    )
+    return_interview_planned_on = Date(null=True, default=None)
+    return_interview_planned_by = ForeignKey(
+        references=User, null=True, default=None, on_delete=OnDelete.restrict
+    )
+    keep_bed_until = Timestamptz(index=True)
+    returned_at = Timestamptz(null=True, default=None, index=True)
+    returned_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
+    stay_ended_at = Timestamptz(null=True, default=None)
+    # When the "still not returned" fact was recorded: the job looks only at the others.
+    unresolved_recorded_at = Timestamptz(null=True, default=None)

@@ -85,3 +85,14 @@ class DistancePreference(StrEnum):
     NONE = "none"
     AWAY_FROM_DANGER = "away_from_danger"
     NEAR_REFERENCE = "near_reference"  # near school or family, only where it is safe
+
+
+class RunawayKind(StrEnum):
+    MISSING = "missing"  # whereabouts unknown
+    AWAY_WITHOUT_AUTHORISATION = "away_without_authorisation"  # whereabouts known, not back
+
+
+class RiskLevel(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"

@@ -39,6 +39,7 @@ CASE_FIELDS = {
     "closed_at",
     "exploitation_flagged",
     "flags",
+    "runaway_count",
 }
 
 
