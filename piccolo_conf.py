@@ -12,5 +12,6 @@ APP_REGISTRY = AppRegistry(
         "backend.piccolo_app",
         "capacity.piccolo_app",
         "placement.piccolo_app",
+        "notifications.piccolo_app",
     ]
 )

@@ -32,6 +32,7 @@ from capacity.api import (
     VacancyController,
 )
 from frontend import STATIC_DIR
+from notifications.api import NOTIFICATION_CONTROLLERS
 from placement.api import PLACEMENT_CONTROLLERS
 
 CONTENT_SECURITY_POLICY = (
@@ -56,6 +57,7 @@ API_CONTROLLERS = [
     VacancyController,
     GeographyController,
     *PLACEMENT_CONTROLLERS,
+    *NOTIFICATION_CONTROLLERS,
 ]
 
 
@@ -89,6 +91,8 @@ def _lifespan(settings: Settings):
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request's URL at INFO: webhook URLs may carry tokens.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     api = Router(
         path="/api",
         route_handlers=[login_router(settings), *API_CONTROLLERS],

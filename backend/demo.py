@@ -35,6 +35,8 @@ from backend.timeutil import utcnow
 from capacity import bed_states
 from capacity.tables import Bed, Centre, CentreStaff, OccupancyEvent, Unit
 from capacity.vocabulary import BedStatus, CentreKind, Community, Country, GenderPolicy
+from notifications import rota
+from notifications.tables import OnCallShift
 
 DEMO_PASSWORD = "demo-password-2026"
 """Every demo user's password: the data is public, so is this. Never use it outside a demo."""
@@ -668,7 +670,55 @@ async def _write_network(plans: list[_CentrePlan]) -> dict[str, Any]:
             if u.centre is not None and u.username in user_ids
         ],
     )
-    return {"events": len(events), "users": len(user_ids), "skipped_users": skipped}
+    shifts = await _insert(
+        OnCallShift,
+        [
+            OnCallShift(
+                region="BE",
+                level=level,
+                user=user_ids[username],
+                starts_at=starts,
+                ends_at=ends,
+                note="demo rota",
+                created_at=origin,
+            )
+            for username, level, starts, ends in plan_rota(utcnow())
+            if username in user_ids
+        ],
+    )
+    return {
+        "events": len(events),
+        "users": len(user_ids),
+        "skipped_users": skipped,
+        "shifts": len(shifts),
+    }
+
+
+# The whole of Belgium on call week by week, Monday 08:00 to Monday 08:00 local time: the
+# two coordinators take turns as on call (level 1) and backup (level 2); the network admin
+# is the head of service (level 3).
+ROTA_WEEKS = 8
+ROTA_PAIR = ("coordinator.south", "coordinator.north")
+HEAD_OF_SERVICE = "admin.network"
+
+
+def plan_rota(now: datetime) -> list[tuple[str, int, datetime, datetime]]:
+    zone = get_settings().display_timezone
+    today = now.astimezone(zone).date()
+    monday = datetime.combine(today - timedelta(days=today.weekday()), datetime.min.time())
+    first = monday.replace(hour=8)
+    if now < rota.local_to_utc(first, zone):
+        first -= timedelta(weeks=1)
+    weeks = rota.weekly_shifts(first, first + timedelta(weeks=1), ROTA_WEEKS, zone)
+    plan = []
+    for week, (starts, ends) in enumerate(weeks):
+        on_call, backup = ROTA_PAIR if week % 2 == 0 else ROTA_PAIR[::-1]
+        plan += [
+            (on_call, 1, starts, ends),
+            (backup, 2, starts, ends),
+            (HEAD_OF_SERVICE, 3, starts, ends),
+        ]
+    return plan
 
 
 # ---------------------------------------------------------------------------
@@ -792,7 +842,9 @@ def _summary(plans: list[_CentrePlan], written: dict[str, Any], reset: bool) -> 
         f"occupancy events; {stale} centres are stale (no update for more than a day). "
         f"{ESPERANTO}, the only specialised centre in Belgium: {len(esperanto_beds)} beds, "
         f"{sum(1 for b in esperanto_beds if b.status is BedStatus.AVAILABLE)} free, "
-        f"confidential address. {written['users']} demo users, password {DEMO_PASSWORD!r}: "
+        f"confidential address. On call for Belgium: {written['shifts']} weekly shifts "
+        f"({', '.join(ROTA_PAIR)} in turn, {HEAD_OF_SERVICE} as head of service). "
+        f"{written['users']} demo users, password {DEMO_PASSWORD!r}: "
         + ", ".join(f"{u.username} ({u.role})" for u in DEMO_USERS)
         + "."
     )

@@ -287,3 +287,17 @@ async def test_sign_in_is_rate_limited(world):
         assert "set-cookie" not in limited.headers
         # Only sign-in is limited: the rest of the API still answers.
         assert (await client.get("/api/me", headers=world.auth("officer"))).status_code == 200
+
+
+async def test_abandoned_sessions_are_removed_by_the_scheduled_clean_up(client, world):
+    from datetime import timedelta
+
+    from backend import session_store
+    from backend.tables import StoredSession
+
+    store = session_store.DatabaseStore()
+    await store.set("abandoned", b"{}", expires_in=timedelta(seconds=-1))
+    await store.set("alive", b"{}", expires_in=timedelta(hours=1))
+    assert await session_store.delete_expired() == 1
+    keys = {row["session_key"] for row in await StoredSession.select(StoredSession.session_key)}
+    assert "abandoned" not in keys and "alive" in keys

@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from litestar.routes import HTTPRoute
 
+from backend.database import write_transaction
 from backend.tables import ApiToken
 from backend.timeutil import utcnow
 from capacity import service as capacity
 from capacity.schemas import BedStatusChange
 from capacity.tables import Bed, Centre, OccupancyEvent
 from capacity.vocabulary import BedStatus
+from notifications import admin
+from notifications.recipients import AlertContext
+from notifications.schemas import ShiftCreate, SubscriptionCreate
+from notifications.service import raise_alert
+from notifications.vocabulary import AlertKind, Channel
 from tests.support.placement import answer, birth_for_age, create_request, held, open_case
+from tests.support.server import AppServer
 from tests.support.world import PASSWORD, World, centre_body
 
 ANONYMOUS = "anonymous"
@@ -40,7 +48,16 @@ CENTRE_A_CASE_READERS = frozenset({"admin", "officer", "coordinator", "staff_a"}
 CENTRE_A_FLAG_AUTHORS = frozenset({"officer", "coordinator", "staff_a"})
 HOLD_READERS = frozenset({"admin", "coordinator", "staff_a", "staff_b"})
 COORDINATOR = frozenset({"coordinator"})
+# Runaways at centre A: its staff report them; whoever follows the case reads them and ticks
+# the checklist; the centre or a coordinator records the return.
+CENTRE_A_RUNAWAY_FOLLOWERS = frozenset({"admin", "officer", "coordinator", "staff_a"})
+CENTRE_A_RETURNERS = frozenset({"admin", "coordinator", "staff_a"})
 FREE_BEDS = {"officer": "A1", "coordinator": "A3"}
+# Alerts: everyone but analysts has an inbox; an alert about centre A's hold reaches its
+# staff and the request's officer, and coordinators and admins act on every alert.
+ALERT_USERS = EVERYONE - {"analyst"}
+CENTRE_A_ALERT_RECEIVERS = frozenset({"admin", "coordinator", "officer", "staff_a"})
+ROTA_READERS = frozenset({"admin", "coordinator"})
 
 NEW_CENTRE = centre_body(
     units=[
@@ -75,6 +92,8 @@ class Rule:
     """Path parameter → which id of the test network to use (default: the parameter's name)."""
     public: bool = False
     """Open without signing in (only sign-in itself)."""
+    stream: bool = False
+    """An endless event stream: only its status is read."""
 
 
 RULES = [
@@ -224,6 +243,87 @@ RULES = [
     Rule(
         "POST", "/api/stays/{stay_id:int}/end", CENTRE_A_ACTORS, 200, body={"reason": "discharge"}
     ),
+    Rule(
+        "POST",
+        "/api/stays/{stay_id:int}/runaways",
+        CENTRE_A_ACTORS,
+        201,
+        body={"last_seen_at": "JUST_NOW"},
+    ),
+    Rule("GET", "/api/runaways", CASE_LISTERS, 200),
+    Rule("GET", "/api/runaways/{episode_id:int}", CENTRE_A_RUNAWAY_FOLLOWERS, 200),
+    Rule(
+        "PATCH",
+        "/api/runaways/{episode_id:int}/checklist",
+        CENTRE_A_RUNAWAY_FOLLOWERS,
+        200,
+        body={"hotline_informed": True},
+    ),
+    Rule("POST", "/api/runaways/{episode_id:int}/return", CENTRE_A_RETURNERS, 200, body={}),
+    Rule("GET", "/api/alerts", ALERT_USERS, 200),
+    Rule("GET", "/api/alerts/{alert_id:int}", CENTRE_A_ALERT_RECEIVERS, 200),
+    Rule("POST", "/api/alerts/{alert_id:int}/acknowledge", CENTRE_A_ALERT_RECEIVERS, 200),
+    Rule(
+        "POST",
+        "/api/alerts/{alert_id:int}/resolve",
+        CENTRE_A_ALERT_RECEIVERS,
+        200,
+        body={"note": "seen to"},
+    ),
+    Rule("GET", "/api/inbox", ALERT_USERS, 200),
+    Rule("POST", "/api/inbox/read", ALERT_USERS, 200, body={}),
+    Rule("GET", "/api/inbox/stream", ALERT_USERS, 200, stream=True),
+    Rule("GET", "/api/subscriptions", ADMIN, 200),
+    Rule(
+        "POST",
+        "/api/subscriptions",
+        ADMIN,
+        201,
+        body={
+            "name": "Hotline",
+            "channel": "webhook",
+            "url": "http://127.0.0.1:9/hook",
+            "secret": "s" * 20,
+            "kinds": ["runaway"],
+        },
+    ),
+    Rule("GET", "/api/subscriptions/{subscription_id:int}", ADMIN, 200),
+    Rule("PATCH", "/api/subscriptions/{subscription_id:int}", ADMIN, 200, body={"active": False}),
+    Rule("DELETE", "/api/subscriptions/{subscription_id:int}", ADMIN, 204),
+    Rule("GET", "/api/settings/smtp", ADMIN, 200),
+    Rule(
+        "PUT",
+        "/api/settings/smtp",
+        ADMIN,
+        200,
+        body={"host": "127.0.0.1", "port": 2525, "security": "none", "sender": "a@b.test"},
+    ),
+    Rule("DELETE", "/api/settings/smtp", ADMIN, 204),
+    Rule("GET", "/api/oncall/shifts", ROTA_READERS, 200),
+    Rule(
+        "POST",
+        "/api/oncall/shifts",
+        ADMIN,
+        201,
+        body={
+            "region": "BE",
+            "level": 1,
+            "user_id": Id("user_id"),
+            "starts_local": "2030-01-07T20:00:00",
+            "ends_local": "2030-01-08T08:00:00",
+        },
+    ),
+    Rule("DELETE", "/api/oncall/shifts/{shift_id:int}", ADMIN, 204),
+    Rule("GET", "/api/oncall/now/{region:str}", ROTA_READERS, 200),
+    Rule("GET", "/api/oncall/policies", ROTA_READERS, 200),
+    Rule("GET", "/api/oncall/policies/{region:str}", ROTA_READERS, 200),
+    Rule(
+        "PUT",
+        "/api/oncall/policies/{region:str}",
+        ADMIN,
+        200,
+        body={"level_minutes": [10, 10, 15], "reminder_minutes": 30},
+    ),
     Rule("POST", "/api/allocations/proposals", COORDINATOR, 200),
     Rule(
         "POST",
@@ -233,7 +333,16 @@ RULES = [
         body={"assignments": [{"request_id": Id("waiting_request"), "bed_id": Id("freed_bed")}]},
     ),
 ]
-PLACEMENT_PATHS = ("/api/cases", "/api/requests", "/api/holds", "/api/stays", "/api/allocations")
+PLACEMENT_PATHS = (
+    "/api/cases",
+    "/api/requests",
+    "/api/holds",
+    "/api/stays",
+    "/api/allocations",
+    "/api/runaways",
+)
+
+NOTIFICATION_PATHS = ("/api/alerts", "/api/subscriptions", "/api/oncall")
 
 RULES_BY_ROUTE = {(rule.method, rule.path): rule for rule in RULES}
 _PARAMETER = re.compile(r"\{(\w+):\w+\}")
@@ -289,6 +398,7 @@ async def _ids(world: World, actor: str) -> dict[str, Any]:
         "occupied_bed": world.bed(world.centre_a, "A2"),
         "user_id": world.users["officer"].user_id,
         "own_token": token["id"],
+        "region": "BE",
         **_placement_ids(world, actor),
     }
 
@@ -304,7 +414,8 @@ async def build_placement(client, world: World, rule: Rule) -> None:
     - fresh_case: a case with no request yet;
     - open_request, free_bed: an open request and a free bed for it;
     - waiting_request, freed_bed: a boy's request that waits (no boys' bed was free) and
-      the boys' bed freed since.
+      the boys' bed freed since;
+    - episode_id: a runaway reported on a stay at centre A.
     """
     needed, owners = _id_names(rule), sorted(rule.allowed)
     admin = world.users["admin"]
@@ -333,6 +444,19 @@ async def build_placement(client, world: World, rule: Rule) -> None:
             hold = await hold_at_centre_a("officer")
             stays[actor] = (await answer(client, world, hold["id"], "admit", actor))["id"]
         extra["stay_id"] = {**stays, None: stays[owners[0]]}
+    if "episode_id" in needed:
+        episodes = {}
+        for actor in owners:
+            hold = await hold_at_centre_a("officer")
+            stay = await answer(client, world, hold["id"], "admit", "staff_a")
+            response = await client.post(
+                f"/api/stays/{stay['id']}/runaways",
+                json={"last_seen_at": utcnow().isoformat()},
+                headers=world.auth("staff_a"),
+            )
+            assert response.status_code == 201, response.text
+            episodes[actor] = response.json()["id"]
+        extra["episode_id"] = {**episodes, None: episodes[owners[0]]}
     if "fresh_case" in needed:
         fresh = {actor: (await open_case(client, world, actor))["case_code"] for actor in owners}
         extra["fresh_case"] = {**fresh, None: fresh[owners[0]]}
@@ -360,6 +484,43 @@ async def build_placement(client, world: World, rule: Rule) -> None:
         )
         extra["waiting_request"] = {None: waiting["id"]}
         extra["freed_bed"] = {None: boys_beds[0]}
+
+
+async def build_notifications(world: World, rule: Rule) -> None:
+    """Rows the notification routes act on: an alert about a hold at centre A per allowed
+    caller (acknowledged or resolved once each), a subscription, a shift."""
+    owners = sorted(rule.allowed)
+    alerts = {}
+    for number, actor in enumerate(owners):
+        async with write_transaction():
+            alerts[actor] = await raise_alert(
+                AlertKind.HOLD_RESPONSE_OVERDUE,
+                f"roles-test:{number}",
+                AlertContext(
+                    region="BE-WLG",
+                    centre_id=world.centre_a["id"],
+                    officer_id=world.users["officer"].user_id,
+                ),
+                {"hold_id": 1, "request_id": 1, "centre_name": world.centre_a["name"]},
+            )
+    world.extra["alert_id"] = {**alerts, None: alerts[owners[0]]}
+    subscription = await admin.create_subscription(
+        SubscriptionCreate(
+            name="Police", channel=Channel.WEBHOOK, url="http://127.0.0.1:9/x", secret="s" * 20
+        )
+    )
+    world.extra["subscription_id"] = {None: subscription.id}
+    shift = await admin.create_shifts(
+        world.users["admin"],
+        ShiftCreate(
+            region="BE",
+            level=1,
+            user_id=world.users["coordinator"].user_id,
+            starts_local=datetime(2030, 1, 1, 8),
+            ends_local=datetime(2030, 1, 1, 20),
+        ),
+    )
+    world.extra["shift_id"] = {None: shift[0].id}
 
 
 def _placement_ids(world: World, actor: str) -> dict[str, Any]:
@@ -395,6 +556,8 @@ def _body(rule: Rule, ids: dict[str, Any]) -> Any:
             return {key: resolve(item) for key, item in value.items()}
         if isinstance(value, list):
             return [resolve(item) for item in value]
+        if value == "JUST_NOW":
+            return utcnow().isoformat()
         return next_week if value == "NEXT_WEEK" else value
 
     return resolve(rule.body)
@@ -404,6 +567,17 @@ def _expected(rule: Rule, actor: str) -> int:
     if actor == ANONYMOUS:
         return rule.ok if rule.public else 401
     return rule.ok if actor in rule.allowed else 403
+
+
+async def _open_stream(rule: Rule, url: str, headers: dict[str, str]) -> httpx.Response:
+    """The in-process test client reads a whole body before answering, which an endless
+    stream never ends: open it on a real server and read only the status."""
+    with AppServer() as server:
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=10) as http,
+            http.stream(rule.method, url, headers=headers) as response,
+        ):
+            return response
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: f"{rule.method} {rule.path}")
@@ -417,15 +591,20 @@ async def test_access(client, world, rule: Rule):
     )
     if rule.path.startswith(PLACEMENT_PATHS):
         await build_placement(client, world, rule)
+    if rule.path.startswith(NOTIFICATION_PATHS):
+        await build_notifications(world, rule)
     actors = sorted(EVERY_ACTOR, key=lambda actor: _expected(rule, actor) == rule.ok)
     wrong = []
     for actor in actors:
         client.cookies.clear()
         headers = {} if actor == ANONYMOUS else world.auth(actor)
         ids = await _ids(world, actor)
-        response = await client.request(
-            rule.method, _url(rule, ids), headers=headers, json=_body(rule, ids)
-        )
+        if rule.stream and _expected(rule, actor) == rule.ok:
+            response = await _open_stream(rule, _url(rule, ids), headers)
+        else:
+            response = await client.request(
+                rule.method, _url(rule, ids), headers=headers, json=_body(rule, ids)
+            )
         expected = _expected(rule, actor)
         if response.status_code != expected:
             wrong.append(f"{actor}: {response.status_code}, expected {expected}: {response.text}")

@@ -41,11 +41,16 @@ WAIT_SECONDS = 15
 def test_every_job_is_scheduled_once_without_overlap():
     settings = dataclasses.replace(get_settings(), scheduler_interval_seconds=7)
     jobs = scheduler.build_scheduler(settings).get_jobs()
-    assert sorted(job.id for job in jobs) == sorted(scheduler.JOBS)
+    assert sorted(job.id for job in jobs) == sorted([*scheduler.JOBS, *scheduler.DAILY_JOBS])
     for job in jobs:
         assert job.func is scheduler.run_job
         assert job.args == (job.id,)
-        assert job.trigger.interval == timedelta(seconds=7)
+        if job.id in scheduler.DAILY_JOBS:
+            # Daily at the configured local time, whatever the season.
+            assert str(job.trigger.timezone) == "Europe/Brussels"
+            assert {f.name: str(f) for f in job.trigger.fields}["hour"] == "7"
+        else:
+            assert job.trigger.interval == timedelta(seconds=7)
         # A slow run is never joined by a second one, and missed runs collapse into one.
         assert job.max_instances == 1, job.id
         assert job.coalesce is True, job.id

@@ -224,6 +224,14 @@ class AppServer:
             self._log_path.unlink(missing_ok=True)
             self._log_path = None
 
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL), as a crash would: no shutdown, no clean-up of
+        its own. Its logs stay readable; start a new AppServer to play the restart."""
+        if self._process is not None and self._process.poll() is None:
+            os.kill(self._process.pid, signal.SIGKILL)
+            self._process.wait(timeout=10)
+        self.stop()
+
     def __enter__(self) -> AppServer:
         return self.start()
 
