@@ -23,6 +23,7 @@ from capacity.vocabulary import BedStatus
 from placement.matching import age_on
 from placement.schemas import ChecklistOut, ChecklistUpdate, ReturnIn, RunawayCreate, RunawayOut
 from placement.service import (
+    _beds_and_case_codes,
     _case_by_id,
     _check_centre_filter,
     _exploitation_flagged,
@@ -32,7 +33,7 @@ from placement.service import (
     _stay_row,
     _today,
 )
-from placement.tables import PlacementRequest, RunawayEpisode, Stay, YouthCase
+from placement.tables import PlacementRequest, RunawayEpisode, Stay
 from placement.vocabulary import RiskLevel, RunawayKind, StayEndReason, StayStatus
 
 log = logging.getLogger(__name__)
@@ -134,15 +135,7 @@ def _at(value: datetime | str | None) -> datetime | None:
 async def _episode_outs(rows: list[dict[str, Any]]) -> list[RunawayOut]:
     if not rows:
         return []
-    beds = {
-        row["id"]: row for row in await capacity.beds_for_matching(bed_ids=[r["bed"] for r in rows])
-    }
-    codes = {
-        row["id"]: row["case_code"]
-        for row in await YouthCase.select(YouthCase.id, YouthCase.case_code).where(
-            YouthCase.id.is_in(sorted({r["case"] for r in rows}))
-        )
-    }
+    beds, codes = await _beds_and_case_codes(rows)
     stay_statuses = {
         row["id"]: row["status"]
         for row in await Stay.select(Stay.id, Stay.status).where(

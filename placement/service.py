@@ -1015,18 +1015,27 @@ def _hold_out(
     )
 
 
-async def _stay_outs(rows: list[dict[str, Any]]) -> list[StayOut]:
-    if not rows:
-        return []
+async def _beds_and_case_codes(
+    rows: list[dict[str, Any]],
+) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
+    """The beds (with their centre) and case codes that rows with `bed` and `case` name."""
     beds = {
-        row["id"]: row for row in await capacity.beds_for_matching(bed_ids=[r["bed"] for r in rows])
+        row["id"]: row
+        for row in await capacity.beds_for_matching(bed_ids=sorted({r["bed"] for r in rows}))
     }
     codes = {
         row["id"]: row["case_code"]
         for row in await YouthCase.select(YouthCase.id, YouthCase.case_code).where(
-            YouthCase.id.is_in([r["case"] for r in rows])
+            YouthCase.id.is_in(sorted({r["case"] for r in rows}))
         )
     }
+    return beds, codes
+
+
+async def _stay_outs(rows: list[dict[str, Any]]) -> list[StayOut]:
+    if not rows:
+        return []
+    beds, codes = await _beds_and_case_codes(rows)
     runaways = (
         await RunawayEpisode.select(
             RunawayEpisode.id, RunawayEpisode.stay, RunawayEpisode.returned_at
