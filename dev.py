@@ -65,9 +65,34 @@ def start(args: list[str]) -> int:
     return run(BIN / "safebed", "serve", "--demo", *args)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium(in_ci: bool) -> bool:
+    """The browser tests drive Debian's Chromium. CI installs it; elsewhere they are skipped
+    (with a warning) when it is missing."""
+    if CHROMIUM.exists():
+        return True
+    if not in_ci:
+        say(
+            "WARNING: /usr/bin/chromium is missing: the browser tests will be skipped "
+            "(install Debian's chromium package to run them)."
+        )
+        return False
+    say("Installing Chromium for the browser tests (Debian package chromium)")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    if run(*sudo, "apt-get", "update", "-q", env=env) != 0:
+        sys.exit("apt-get update failed: Chromium cannot be installed.")
+    if run(*sudo, "apt-get", "install", "-y", "-q", "chromium", env=env) != 0:
+        sys.exit("Installing Chromium failed.")
+    return CHROMIUM.exists()
+
+
 def test(args: list[str]) -> int:
     ensure_environment("test")
     in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    ensure_chromium(in_ci)
     say("Lint: ruff check and ruff format --check")
     if run(BIN / "ruff", "check", ".") != 0 or run(BIN / "ruff", "format", "--check", ".") != 0:
         return 1

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Router, get
 from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import ResponseHeader
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
@@ -32,6 +33,8 @@ from capacity.api import (
     VacancyController,
 )
 from frontend import STATIC_DIR
+from frontend.routes import pages_router
+from frontend.templating import template_config
 from notifications.api import NOTIFICATION_CONTROLLERS
 from placement.api import PLACEMENT_CONTROLLERS
 
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             api,
+            pages_router(settings),
             health,
             create_static_files_router(
                 path=SWAGGER_STATIC,
@@ -123,6 +127,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             stores={"sessions": DatabaseStore(), "login_rate_limit": MemoryStore()}
         ),
         exception_handlers=exception_handlers(),
+        template_config=template_config(),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="safebed_csrf",
+            cookie_secure=settings.cookie_secure,
+            cookie_samesite="strict",
+            # The JSON API is called with a bearer token or the SameSite=Lax session cookie,
+            # which browsers do not send on a cross-site POST.
+            exclude=["^/api/", "^/schema", "^/health$", "^/static/"],
+        ),
         openapi_config=openapi_config(),
         plugins=[ClosedStructSchemaPlugin()],
         response_headers=SECURITY_HEADERS,

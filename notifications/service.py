@@ -747,3 +747,11 @@ async def send_vacancy_digests(now: datetime | None = None) -> int:
         outbox.kick()
         feed.changed()
     return sent
+
+
+async def alerts_stamp() -> tuple[int, int, int]:
+    """Changes when an alert is raised, acknowledged or resolved (for live pages)."""
+    last = await Alert.select(Alert.id).order_by(Alert.id, ascending=False).first()
+    acknowledged = await Alert.count().where(Alert.acknowledged_at.is_not_null())
+    resolved = await Alert.count().where(Alert.resolved_at.is_not_null())
+    return (last["id"] if last else 0, acknowledged, resolved)

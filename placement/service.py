@@ -1854,3 +1854,36 @@ async def request_facts(request_id: int) -> dict[str, Any] | None:
         .where(PlacementRequest.id == request_id)
         .first()
     )
+
+
+async def activity_stamp() -> tuple[int, ...]:
+    """Changes when a request, hold, stay or runaway changes: the last request event, the
+    last runaway episode, how many have been closed and checklist items ticked (for live
+    pages)."""
+    # A candidate list shown changes nothing, and the request page records one each time
+    # it is shown: counting it would make that live page refresh itself forever.
+    last_event = (
+        await RequestEvent.select(RequestEvent.id)
+        .where(RequestEvent.action != "candidates_shown")
+        .order_by(RequestEvent.id, ascending=False)
+        .first()
+    )
+    last_runaway = (
+        await RunawayEpisode.select(RunawayEpisode.id)
+        .order_by(RunawayEpisode.id, ascending=False)
+        .first()
+    )
+    closed_or_ticked = [
+        await RunawayEpisode.count().where(column.is_not_null())
+        for column in (
+            RunawayEpisode.returned_at,
+            RunawayEpisode.police_informed_at,
+            RunawayEpisode.hotline_informed_at,
+            RunawayEpisode.referring_service_informed_at,
+        )
+    ]
+    return (
+        last_event["id"] if last_event else 0,
+        last_runaway["id"] if last_runaway else 0,
+        *closed_or_ticked,
+    )

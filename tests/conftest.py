@@ -118,3 +118,21 @@ async def world(db: None):
     from tests.support.world import build_world
 
     return await build_world()
+
+
+@pytest.fixture(scope="session")
+async def browser():
+    """Headless Chromium (Debian's package): skipped where it is not installed, which CI
+    counts as a failure."""
+    from tests.support.browser import CHROMIUM, LAUNCH_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed (Debian package chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True
+        )
+        yield chromium
+        await chromium.close()
