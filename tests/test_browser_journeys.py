@@ -35,6 +35,13 @@ TOO_WIDE = """() => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
   .slice(0, 5)
   .map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').trim().slice(0, 50))"""
+# Form controls a screen reader could not name.
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(e => e.type !== 'hidden' && e.type !== 'submit')
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+  .map(e => e.outerHTML.slice(0, 80))"""
+DUPLICATE_IDS = """() => { const seen = {}; return [...document.querySelectorAll('[id]')]
+  .map(e => e.id).filter(id => (seen[id] = (seen[id] || 0) + 1) === 2); }"""
 LIVE_SECONDS = 10_000  # ms: a change must show within seconds, without a reload
 
 
@@ -197,7 +204,8 @@ async def test_the_other_main_pages_render_without_errors(browser, site, world: 
     pages = {
         "coordinator": ["/network", "/rota", "/allocation", "/waiting"],
         "admin": ["/admin", "/admin/users", "/admin/rota", "/admin/integrations"],
-        "officer": ["/requests", "/waiting"],
+        "officer": ["/requests/new", "/requests", "/waiting", "/account"],
+        "staff_a": [f"/board/{world.centre_a['id']}"],
     }
     await speak(world, "fr")
     for user, paths in pages.items():
@@ -207,6 +215,9 @@ async def test_the_other_main_pages_render_without_errors(browser, site, world: 
             response = await page.goto(path)
             assert response.status == 200, path
             assert await page.get_attribute("html", "lang") == "fr"
+            assert await page.evaluate(UNLABELLED) == [], path
+            assert await page.evaluate(DUPLICATE_IDS) == [], path
+            assert await page.locator("h1").count() == 1, path
             name = f"{user}-{path.strip('/').replace('/', '-')}"
             await snapshot(page, name, "fr")
         page.watch.assert_clean()
