@@ -17,6 +17,7 @@ from litestar.stores.registry import StoreRegistry
 from piccolo.engine.postgres import PostgresEngine
 
 from backend.api import AuthController, MeController, UserController, login_router
+from backend.audit_api import AuditController
 from backend.auth import PUBLIC_PATHS, AuthenticationMiddleware, role_guard, session_config
 from backend.database import get_engine
 from backend.migrate import apply_migrations
@@ -54,6 +55,7 @@ API_CONTROLLERS = [
     AuthController,
     MeController,
     UserController,
+    AuditController,
     CentreController,
     UnitController,
     BedController,

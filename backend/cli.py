@@ -1,4 +1,4 @@
-"""Command line: `safebed migrate | create-admin | demo | serve`."""
+"""Command line: `safebed migrate | create-admin | demo | retention | serve`."""
 
 from __future__ import annotations
 
@@ -90,6 +90,28 @@ def demo(reset: bool) -> None:
     except DemoRefused as error:
         click.echo(f"Not loaded: {error}", err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only list the cases that would be erased.")
+def retention(dry_run: bool) -> None:
+    """Erase the personal fields of cases closed more than RETENTION_MONTHS ago."""
+    from backend.migrate import apply_migrations
+    from backend.settings import get_settings
+    from placement import retention as retention_service
+
+    async def run() -> list:
+        await apply_migrations()
+        return await retention_service.purge(dry_run=dry_run)
+
+    settings = get_settings()
+    months = settings.retention_months
+    cases = _run(run())
+    verb = "would be erased" if dry_run else "erased"
+    click.echo(f"{len(cases)} case(s) closed more than {months} months ago {verb}.")
+    for case in cases:
+        closed = case.closed_at.astimezone(settings.display_timezone).date().isoformat()
+        click.echo(f"{case.case_code}\tclosed {closed}")
 
 
 @main.command()

@@ -25,7 +25,7 @@ from backend.settings import Settings
 from capacity import service as capacity
 from notifications import outbox
 from notifications import service as notifications
-from placement import runaways
+from placement import retention, runaways
 from placement import service as placement
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ JOBS: dict[str, Callable[[], Awaitable[object]]] = {
 # Jobs run once a day at a local time (the display time zone), not on the interval.
 DAILY_JOBS: dict[str, Callable[[], Awaitable[object]]] = {
     "vacancy_digest": notifications.send_vacancy_digests,
+    "purge_closed_cases": retention.purge_closed_cases,
 }
 
 

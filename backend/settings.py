@@ -55,6 +55,8 @@ class Settings:
     """After this long without a return, a runaway is recorded as unresolved (once)."""
     hold_expiring_minutes: float
     """How long before a hold's expiry its coming end is recorded (once)."""
+    retention_months: int = 24
+    """Personal fields of a case closed longer ago than this are erased (statistics stay)."""
 
     @property
     def is_production(self) -> bool:
@@ -168,7 +170,16 @@ def load_settings() -> Settings:
         keep_bed_hours=_positive("KEEP_BED_HOURS", 72.0, "hours", 24 * 30),
         runaway_unresolved_hours=_positive("RUNAWAY_UNRESOLVED_HOURS", 24.0, "hours", 24 * 30),
         hold_expiring_minutes=_positive("HOLD_EXPIRING_MINUTES", 30.0, "minutes", WEEK_MINUTES),
+        retention_months=_retention_months(),
     )
+
+
+def _retention_months() -> int:
+    """Whole months, 1 to 120 (ten years): a typo must not erase every closed case."""
+    raw = os.environ.get("RETENTION_MONTHS") or "24"
+    if not raw.isdigit() or not 1 <= int(raw) <= 120:
+        raise SettingsError(f"RETENTION_MONTHS must be a whole number from 1 to 120, got {raw!r}.")
+    return int(raw)
 
 
 @lru_cache(maxsize=1)

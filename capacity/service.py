@@ -949,3 +949,24 @@ async def centre_facts(centre_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
 async def staff_user_ids(centre_id: int) -> list[int]:
     rows = await CentreStaff.select(CentreStaff.user).where(CentreStaff.centre == centre_id)
     return sorted(row["user"] for row in rows)
+
+
+async def bed_histories(before: datetime) -> dict[int, tuple[int, list[tuple[datetime, str]]]]:
+    """For each bed in use now (active, in an active unit and centre): its centre and its
+    status changes before `before`, oldest first (for occupancy over time)."""
+    in_use = await Bed.select(Bed.id, Bed.unit.centre.id.as_alias("centre_id")).where(
+        (Bed.active == True)  # noqa: E712
+        & (Bed.unit.active == True)  # noqa: E712
+        & (Bed.unit.centre.active == True)  # noqa: E712
+    )
+    histories = {row["id"]: (row["centre_id"], []) for row in in_use}
+    events = (
+        await OccupancyEvent.select(OccupancyEvent.bed, OccupancyEvent.at, OccupancyEvent.to_status)
+        .where(OccupancyEvent.at < before)
+        .order_by(OccupancyEvent.at)
+        .order_by(OccupancyEvent.id)
+    )
+    for event in events:
+        if event["bed"] in histories:
+            histories[event["bed"]][1].append((as_utc(event["at"]), event["to_status"]))
+    return histories

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from backend import idempotency
 from backend.identity import Principal, Role
 from placement import runaways, service
+from placement.privacy_api import SubjectAccessController
 from placement.schemas import (
     AllocationConfirm,
     AllocationOut,
@@ -34,6 +35,8 @@ from placement.schemas import (
     RunawayOut,
     StayOut,
 )
+from placement.stats_api import StatisticsController
+from placement.unmet_api import UnmetNeedController
 from placement.vocabulary import RequestStatus
 
 AuthRequest = Request[Principal, str, object]
@@ -354,4 +357,7 @@ PLACEMENT_CONTROLLERS = [
     StayController,
     AllocationController,
     RunawayController,
+    SubjectAccessController,
+    UnmetNeedController,
+    StatisticsController,
 ]

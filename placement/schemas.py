@@ -86,14 +86,18 @@ class FlagOut(msgspec.Struct, kw_only=True):
 
 
 class CaseOut(msgspec.Struct, kw_only=True):
+    """A purged case (purged_at set) keeps its code, service and dates: its personal fields
+    are null (birth, age, gender, nationality, migration status) or empty (languages, care
+    needs, flag notes and sources)."""
+
     case_code: str
-    birth_year: int
-    birth_month: int
-    age: int
-    gender: MinorGender
+    birth_year: int | None
+    birth_month: int | None
+    age: int | None
+    gender: MinorGender | None
     languages: list[str]
-    nationality_group: NationalityGroup
-    migration_status: MigrationStatus
+    nationality_group: NationalityGroup | None
+    migration_status: MigrationStatus | None
     care_needs: list[Capability]
     service: str
     opened_at: datetime
@@ -103,12 +107,15 @@ class CaseOut(msgspec.Struct, kw_only=True):
     """Every flag ever added, oldest first; `current` marks those not superseded."""
     runaway_count: int
     """Runaway episodes of this case, over all its stays."""
+    purged_at: datetime | None = None
+    """When the retention purge erased the personal fields (None: not purged)."""
 
 
 class CaseSummary(msgspec.Struct, kw_only=True):
     case_code: str
-    age: int
-    gender: MinorGender
+    age: int | None
+    """None once the case is purged, like gender."""
+    gender: MinorGender | None
     service: str
     exploitation_flagged: bool
     opened_at: datetime

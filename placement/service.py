@@ -267,15 +267,16 @@ def _flag_out(flag: dict[str, Any], superseded_by: dict[int, int]) -> FlagOut:
 async def _case_out(case: dict[str, Any]) -> CaseOut:
     flags = await _flags_of(case["id"])
     superseded_by = {f["supersedes"]: f["id"] for f in flags if f["supersedes"] is not None}
+    kept = case["purged_at"] is None  # a purged case's personal fields are erased
     return CaseOut(
         case_code=case["case_code"],
-        birth_year=case["birth_year"],
-        birth_month=case["birth_month"],
-        age=age_on(case["birth_year"], case["birth_month"], _today()),
-        gender=MinorGender(case["gender"]),
+        birth_year=case["birth_year"] if kept else None,
+        birth_month=case["birth_month"] if kept else None,
+        age=age_on(case["birth_year"], case["birth_month"], _today()) if kept else None,
+        gender=MinorGender(case["gender"]) if kept else None,
         languages=list(case["languages"]),
-        nationality_group=NationalityGroup(case["nationality_group"]),
-        migration_status=MigrationStatus(case["migration_status"]),
+        nationality_group=NationalityGroup(case["nationality_group"]) if kept else None,
+        migration_status=MigrationStatus(case["migration_status"]) if kept else None,
         care_needs=[Capability(need) for need in case["care_needs"]],
         service=case["service"],
         opened_at=as_utc(case["opened_at"]),
@@ -283,6 +284,7 @@ async def _case_out(case: dict[str, Any]) -> CaseOut:
         exploitation_flagged=_exploitation_flagged(flags),
         flags=[_flag_out(flag, superseded_by) for flag in flags],
         runaway_count=await RunawayEpisode.count().where(RunawayEpisode.case == case["id"]),
+        purged_at=as_utc(case["purged_at"]) if case["purged_at"] else None,
     )
 
 
@@ -369,8 +371,10 @@ async def list_cases(principal: Principal) -> list[CaseSummary]:
     return [
         CaseSummary(
             case_code=row["case_code"],
-            age=age_on(row["birth_year"], row["birth_month"], today),
-            gender=MinorGender(row["gender"]),
+            age=age_on(row["birth_year"], row["birth_month"], today)
+            if row["purged_at"] is None
+            else None,
+            gender=MinorGender(row["gender"]) if row["purged_at"] is None else None,
             service=row["service"],
             exploitation_flagged=row["id"] in flagged,
             opened_at=as_utc(row["opened_at"]),

@@ -33,6 +33,9 @@ class YouthCase(Table, tablename="youth_case"):
     opened_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
     opened_at = Timestamptz()
     closed_at = Timestamptz(null=True, default=None)
+    # Set when the retention job erased the personal fields; from then on the case's
+    # statistics come from its AnonymisedFact rows (see placement/stats_service.py).
+    purged_at = Timestamptz(null=True, default=None)
 
 
 class CaseFlag(Table, tablename="case_flag"):
@@ -170,3 +173,19 @@ class RunawayEpisode(Table, tablename="runaway_episode"):
     stay_ended_at = Timestamptz(null=True, default=None)
     # When the "still not returned" fact was recorded: the job looks only at the others.
     unresolved_recorded_at = Timestamptz(null=True, default=None)
+
+
+class AnonymisedFact(Table, tablename="anonymised_fact"):
+    """One countable fact of a purged case, kept for the statistics after its personal fields
+    are erased. Deliberately no case code and no link to any other row: only the measure,
+    the day and the dimensions the statistics publish (see placement/stats.py)."""
+
+    measure = Varchar(length=24, index=True)
+    day = Date()
+    month = Varchar(length=7, index=True)  # "YYYY-MM", local (Brussels) month of `day`
+    age_band = Varchar(length=8)
+    sex = Varchar(length=10)
+    exploitation = Varchar(length=30)
+    migration = Varchar(length=40)
+    place = Varchar(length=8)
+    centre_kind = Varchar(length=40)

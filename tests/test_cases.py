@@ -40,6 +40,7 @@ CASE_FIELDS = {
     "exploitation_flagged",
     "flags",
     "runaway_count",
+    "purged_at",
 }
 
 

@@ -58,6 +58,8 @@ FREE_BEDS = {"officer": "A1", "coordinator": "A3"}
 ALERT_USERS = EVERYONE - {"analyst"}
 CENTRE_A_ALERT_RECEIVERS = frozenset({"admin", "coordinator", "officer", "staff_a"})
 ROTA_READERS = frozenset({"admin", "coordinator"})
+# Anonymised statistics: analysts and coordinators, never a case-level route for analysts.
+STATISTICS_READERS = frozenset({"analyst", "coordinator"})
 
 NEW_CENTRE = centre_body(
     units=[
@@ -166,6 +168,10 @@ RULES = [
     Rule("GET", "/api/beds/{bed_id:int}/history", CENTRE_A_HISTORY, 200),
     Rule("GET", "/api/vacancies", EVERYONE, 200),
     Rule("GET", "/api/geography/provinces", EVERYONE, 200),
+    Rule("GET", "/api/audit", ADMIN, 200),
+    Rule("GET", "/api/statistics", STATISTICS_READERS, 200),
+    Rule("GET", "/api/statistics/dimensions", STATISTICS_READERS, 200),
+    Rule("GET", "/api/statistics/unmet-need", STATISTICS_READERS, 200),
     # Placement (rows from build_placement). Analysts see no case: every route below is
     # refused to them.
     Rule(
@@ -178,6 +184,7 @@ RULES = [
     Rule("GET", "/api/cases", CASE_LISTERS, 200),
     Rule("GET", "/api/cases/{case_code:str}", CENTRE_A_CASE_READERS, 200),
     Rule("PATCH", "/api/cases/{case_code:str}", CASE_MANAGERS, 200, body={"languages": ["fr"]}),
+    Rule("GET", "/api/cases/{case_code:str}/export", ADMIN, 200),
     Rule(
         "POST",
         "/api/cases/{case_code:str}/flags",
