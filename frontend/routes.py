@@ -6,7 +6,7 @@ from litestar import Router
 from litestar.datastructures import ResponseHeader
 
 from backend.settings import Settings
-from frontend import admin_pages, centre, coordinator, officer
+from frontend import admin_pages, audit_pages, centre, coordinator, officer, statistics
 from frontend.live import live
 from frontend.web import (
     PAGE_EXCEPTION_HANDLERS,
@@ -29,6 +29,8 @@ PAGE_HANDLERS: list = [
     *centre.HANDLERS,
     *coordinator.HANDLERS,
     *admin_pages.HANDLERS,
+    *audit_pages.HANDLERS,
+    *statistics.HANDLERS,
 ]
 
 

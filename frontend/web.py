@@ -41,7 +41,7 @@ HOME = {
     Role.CENTRE_STAFF: "/board",
     Role.COORDINATOR: "/alerts",
     Role.ADMIN: "/admin",
-    Role.ANALYST: "/account",
+    Role.ANALYST: "/statistics",
 }
 
 
