@@ -21,7 +21,8 @@ READERS = roles(Role.COORDINATOR, Role.ANALYST)
 
 # Chart geometry in SVG user units (the drawing scales to the page's width).
 WIDTH = 360
-PLOT_LEFT = 34
+PLOT_LEFT = 46
+PLOT_RIGHT = 26  # room for the last month's label
 PLOT_TOP = 10
 PLOT_HEIGHT = 120
 HEIGHT = PLOT_TOP + PLOT_HEIGHT + 24
@@ -50,7 +51,7 @@ def bar_chart(months: list[str], values: list[int | str | None]) -> BarChart:
     as a height, so that the drawing reveals no more than the table."""
     numbers = [v for v in values if isinstance(v, int)]
     top = max([*numbers, 5])
-    slot = (WIDTH - PLOT_LEFT) / max(len(months), 1)
+    slot = (WIDTH - PLOT_LEFT - PLOT_RIGHT) / max(len(months), 1)
     baseline = PLOT_TOP + PLOT_HEIGHT
     bars = []
     for i, (month, value) in enumerate(zip(months, values, strict=True)):
@@ -83,7 +84,7 @@ def occupancy_lines(report: unmet_need.UnmetNeedOut) -> tuple[list[Line], list[f
     """Two lines, specialised and general places, percent occupied per month (0 to 100);
     the x of each month for the axis labels."""
     months = report.months
-    slot = (WIDTH - PLOT_LEFT) / max(len(months), 1)
+    slot = (WIDTH - PLOT_LEFT - PLOT_RIGHT) / max(len(months), 1)
     xs = [round(PLOT_LEFT + slot * (i + 0.5), 1) for i in range(len(months))]
     lines = []
     for name in ("specialised", "general"):

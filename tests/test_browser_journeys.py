@@ -202,8 +202,9 @@ async def test_the_other_main_pages_render_without_errors(browser, site, world: 
     """Screenshots of the remaining main pages (when asked), and no broken asset or script
     error on any of them, in French."""
     pages = {
-        "coordinator": ["/network", "/rota", "/allocation", "/waiting"],
-        "admin": ["/admin", "/admin/users", "/admin/rota", "/admin/integrations"],
+        "coordinator": ["/network", "/rota", "/allocation", "/waiting", "/statistics"],
+        "admin": ["/admin", "/admin/users", "/admin/rota", "/admin/integrations", "/admin/audit"],
+        "analyst": ["/statistics"],
         "officer": ["/requests/new", "/requests", "/waiting", "/account"],
         "staff_a": [f"/board/{world.centre_a['id']}"],
     }
