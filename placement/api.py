@@ -92,6 +92,15 @@ class CaseController(Controller):
         return await service.update_case(request.user, case_code, data)
 
     @post(
+        "/{case_code:str}/close",
+        opt={"roles": CASE_MANAGERS},
+        status_code=200,
+        summary="Close a case whose follow-up ended (retention starts counting)",
+    )
+    async def close_case(self, request: AuthRequest, case_code: FromPath[str]) -> CaseOut:
+        return await service.close_case(request.user, case_code)
+
+    @post(
         "/{case_code:str}/flags",
         opt={"roles": FLAG_AUTHORS},
         summary="Add a follow-up flag (never overwritten; a later flag may supersede it)",

@@ -426,6 +426,33 @@ async def update_case(principal: Principal, case_code: str, data: CaseUpdate) ->
         return await _case_out(await _case_by_id(case["id"]))
 
 
+async def close_case(principal: Principal, case_code: str) -> CaseOut:
+    """The follow-up ended: no request in progress and no stay left. A closed case takes no
+    new request, and its personal fields are erased RETENTION_MONTHS later."""
+    async with write_transaction():
+        case = await _case_by_code(case_code)
+        _require_case_manager(principal, case)
+        if case["closed_at"] is not None:
+            raise Conflict(f"Case {case_code} is already closed.", field="case_code")
+        if await PlacementRequest.exists().where(
+            (PlacementRequest.case == case["id"])
+            & PlacementRequest.status.is_in(list(IN_PROGRESS_REQUEST_STATUSES))
+        ):
+            raise Conflict(
+                f"Case {case_code} has a request in progress: cancel it first.",
+                field="case_code",
+            )
+        if await Stay.exists().where(
+            (Stay.case == case["id"]) & Stay.status.is_in(list(LIVE_STAY_STATUSES))
+        ):
+            raise Conflict(f"Case {case_code} is placed: end the stay first.", field="case_code")
+        await YouthCase.update({YouthCase.closed_at: utcnow()}).where(
+            (YouthCase.id == case["id"]) & YouthCase.closed_at.is_null()
+        )
+        await audit.record(principal, case_code, "close_case")
+        return await _case_out(await _case_by_id(case["id"]))
+
+
 async def add_flag(principal: Principal, case_code: str, data: FlagCreate) -> CaseOut:
     if data.discovered_on > _today():
         raise InvalidInput("discovered_on is in the future.", field="discovered_on")

@@ -488,3 +488,34 @@ async def test_an_unknown_case_code_is_not_found(client, world):
         headers=world.auth("officer"),
     )
     assert_problem(response, 404, field="case_code")
+
+
+async def test_a_case_closes_only_when_nothing_is_in_progress(client, world):
+    from tests.support.placement import answer, create_request, held, open_case
+
+    case = await open_case(client, world)
+    code = case["case_code"]
+    request = (await create_request(client, world, code))["request"]
+    busy = await client.post(f"/api/cases/{code}/close", headers=world.auth("officer"))
+    assert busy.status_code == 409 and "request in progress" in busy.json()["detail"]
+    hold = await held(client, world, request["id"], world.bed(world.centre_a, "A1"))
+    stay = await answer(client, world, hold["id"], "admit", "staff_a")
+    placed = await client.post(f"/api/cases/{code}/close", headers=world.auth("officer"))
+    assert placed.status_code == 409 and "end the stay" in placed.json()["detail"]
+    ended = await client.post(
+        f"/api/stays/{stay['id']}/end", json={"reason": "discharge"}, headers=world.auth("staff_a")
+    )
+    assert ended.status_code == 200
+    staff = await client.post(f"/api/cases/{code}/close", headers=world.auth("staff_a"))
+    assert staff.status_code == 403
+    closed = await client.post(f"/api/cases/{code}/close", headers=world.auth("officer"))
+    assert closed.status_code == 200 and closed.json()["closed_at"] is not None
+    again = await client.post(f"/api/cases/{code}/close", headers=world.auth("officer"))
+    assert again.status_code == 409
+    # A closed case takes no new request.
+    refused = await client.post(
+        "/api/requests",
+        json={"case_code": code, "urgency": "immediate"},
+        headers=world.auth("officer"),
+    )
+    assert refused.status_code in (409, 422)

@@ -185,6 +185,14 @@ RULES = [
     Rule("GET", "/api/cases/{case_code:str}", CENTRE_A_CASE_READERS, 200),
     Rule("PATCH", "/api/cases/{case_code:str}", CASE_MANAGERS, 200, body={"languages": ["fr"]}),
     Rule("GET", "/api/cases/{case_code:str}/export", ADMIN, 200),
+    # Each case manager closes a case of its own with nothing in progress.
+    Rule(
+        "POST",
+        "/api/cases/{case_code:str}/close",
+        CASE_MANAGERS,
+        200,
+        ids={"case_code": "fresh_case"},
+    ),
     Rule(
         "POST",
         "/api/cases/{case_code:str}/flags",
