@@ -133,7 +133,10 @@ def serve(host: str, port: int, with_demo: bool, workers: int) -> None:
         from backend.demo import load_demo
 
         click.echo(_run(load_demo(reset=False)))
-    click.echo(f"Serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    click.echo(
+        f"Serving on http://{host}:{port}  (sign in at http://{host}:{port}/ ; "
+        f"API docs: http://{host}:{port}/schema)"
+    )
     uvicorn.run(
         "backend.asgi:app",
         host=host,
@@ -143,6 +146,8 @@ def serve(host: str, port: int, with_demo: bool, workers: int) -> None:
         # Access lines carry request paths, and paths carry case codes: no personal data in logs.
         access_log=False,
         log_level="info",
+        # Live pages and alert streams stay open: do not wait for them to end on shutdown.
+        timeout_graceful_shutdown=5,
     )
 
 
