@@ -64,7 +64,7 @@ async def create_user(data: UserCreate) -> UserOut:
                     username=data.username,
                     display_name=data.display_name,
                     role=data.role.value,
-                    language=data.language,
+                    language=data.language or "",
                     service=data.service.strip(),
                     email=data.email,
                     password_hash=passwords.hash_password(data.password),

@@ -48,7 +48,8 @@ class UserCreate(Input, kw_only=True):
     display_name: ShortText
     role: Role
     password: Password
-    language: Language = "en"
+    language: Language | None = None
+    """Omitted: the browser's language at the user's first sign-in."""
     service: ServiceName = ""
     email: EmailAddress = ""
     centre_ids: list[int] = []

@@ -78,12 +78,17 @@ async def choose_language(request: Request) -> None:
 
 def use_language_of(request: ASGIConnection) -> None:
     principal = signed_in(request)
-    if principal is not None:
+    if principal is not None and principal.language in i18n.LANGUAGES:
         i18n.use(principal.language)
-    elif request.cookies.get(LANGUAGE_COOKIE) in i18n.LANGUAGES:
-        i18n.use(request.cookies[LANGUAGE_COOKIE])
     else:
-        i18n.use(i18n.negotiate(request.headers.get("accept-language")))
+        i18n.use(browser_language(request))
+
+
+def browser_language(request: ASGIConnection) -> str:
+    """The language chosen with the selector before signing in, else the browser's."""
+    if request.cookies.get(LANGUAGE_COOKIE) in i18n.LANGUAGES:
+        return request.cookies[LANGUAGE_COOKIE]
+    return i18n.negotiate(request.headers.get("accept-language"))
 
 
 def safe_next(target: str | None) -> str:
@@ -208,8 +213,11 @@ async def login(request: Request) -> Response:
         )
     request.scope.setdefault("state", {})[ROTATE_FLAG] = True
     request.set_session({"user_id": user_id})
+    principal = await accounts.principal_for_user(user_id)
+    if principal is not None and principal.language not in i18n.LANGUAGES:
+        # A new account without a language takes the browser's at its first sign-in.
+        await accounts.update_user(user_id, UserUpdate(language=browser_language(request)))
     if target == "/":
-        principal = await accounts.principal_for_user(user_id)
         target = HOME[principal.role] if principal else "/"
     return Redirect(path=target, status_code=303)
 

@@ -112,3 +112,28 @@ def test_every_message_of_the_pages_is_translated():
         "messages missing from the catalogues (run `python -m frontend.catalogues update`, "
         f"then translate): {summary}"
     )
+
+
+async def test_a_new_account_takes_the_browsers_language_at_first_sign_in(client, world):
+    created = await client.post(
+        "/api/users",
+        json={
+            "username": "nieuw",
+            "display_name": "Nieuwe consulent",
+            "role": "placement_officer",
+            "password": "a-long-enough-password",
+            "service": "OCJ Gent",
+        },
+        headers=world.auth("admin"),
+    )
+    assert created.status_code == 201 and created.json()["language"] == ""
+    client.headers["Accept-Language"] = "nl-BE,nl;q=0.9,en;q=0.5"
+    await sign_in(client, "nieuw", "a-long-enough-password")
+    page = await client.get("/account")
+    assert 'lang="nl"' in page.text
+    me = await client.get(f"/api/users/{created.json()['id']}", headers=world.auth("admin"))
+    assert me.json()["language"] == "nl"
+    # Chosen once, it stays: another browser does not change it.
+    client.headers["Accept-Language"] = "de"
+    await sign_in(client, "nieuw", "a-long-enough-password")
+    assert 'lang="nl"' in (await client.get("/account")).text
