@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
-from backend.database import after_commit, write_transaction
+from backend.database import after_commit, is_sqlite, write_transaction
 from backend.tables import DomainEvent, EventReceipt
 from backend.timeutil import utcnow
 
@@ -139,6 +139,26 @@ async def _consume(event: dict[str, Any], consumer: str, handler: Handler) -> bo
         # The event stays pending for this consumer; the caller's own work is committed.
         log.exception("Consumer %s failed on %s event %s", consumer, event["kind"], event["id"])
         return False
+
+
+async def redact(case_code: str, fields: Iterable[str]) -> int:
+    """Remove `fields` from the payloads of the events about one case (retention): the
+    facts stay, the personal details go. Returns how many events changed."""
+    # A cheap text match first (JSON is stored as text on SQLite, json on PostgreSQL).
+    text = "payload" if is_sqlite() else "payload::text"
+    rows = await DomainEvent.raw(
+        f"SELECT id, payload FROM domain_event WHERE {text} LIKE {{}}", f'%"{case_code}"%'
+    )
+    dropped = set(fields)
+    changed = 0
+    for row in rows:
+        payload = as_dict(row["payload"])
+        if payload.get("case_code") != case_code or not dropped & set(payload):
+            continue
+        kept = {key: value for key, value in payload.items() if key not in dropped}
+        await DomainEvent.update({DomainEvent.payload: kept}).where(DomainEvent.id == row["id"])
+        changed += 1
+    return changed
 
 
 def as_dict(payload: Any) -> dict[str, Any]:

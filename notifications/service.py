@@ -325,6 +325,19 @@ async def on_occupancy_stale(event_id: int, payload: dict[str, Any]) -> None:
     )
 
 
+async def on_case_purged(event_id: int, payload: dict[str, Any]) -> None:
+    """Retention erased a case's personal fields: the alerts about it forget them too."""
+    dropped = set(payload.get("fields", ()))
+    alerts = await Alert.select(Alert.id, Alert.facts).where(
+        Alert.case_code == payload["case_code"]
+    )
+    for alert in alerts:
+        facts = events.as_dict(alert["facts"])
+        if dropped & set(facts):
+            kept = {key: value for key, value in facts.items() if key not in dropped}
+            await Alert.update({Alert.facts: kept}).where(Alert.id == alert["id"])
+
+
 EVENT_HANDLERS = {
     "runaway_reported": on_runaway_reported,
     "runaway_unresolved": on_runaway_unresolved,
@@ -335,6 +348,7 @@ EVENT_HANDLERS = {
     "hold_response_overdue": on_hold_response_overdue,
     "hold_expiring": on_hold_expiring,
     "occupancy_stale": on_occupancy_stale,
+    "case_purged": on_case_purged,
 }
 
 for _kind, _handler in EVENT_HANDLERS.items():

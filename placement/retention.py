@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from backend import audit
+from backend import audit, events
 from backend.database import write_transaction
 from backend.settings import get_settings
 from backend.timeutil import as_utc, utcnow
@@ -82,6 +82,11 @@ async def candidates(now: datetime | None = None, months: int | None = None) -> 
     return [Candidate(row["case_code"], as_utc(row["closed_at"])) for row in rows]
 
 
+CASE_PURGED = "case_purged"
+# What events and alerts copied about the minor (runaway_reported and the alerts from it).
+PERSONAL_EVENT_FIELDS = ("age", "gender", "exploitation_flagged")
+
+
 class _AlreadyPurged(Exception):
     """Another run purged the case meanwhile: roll this one back (facts included)."""
 
@@ -136,6 +141,13 @@ async def purge_case(case_id: int, case_code: str, now: datetime) -> bool:
         async with write_transaction():
             await stats_service.freeze_facts([case_id])
             await _erase(case_id, now)
+            await events.redact(case_code, PERSONAL_EVENT_FIELDS)
+            # Other domains forget their copies too (the alerts' facts).
+            await events.record(
+                CASE_PURGED,
+                f"{CASE_PURGED}:{case_id}",
+                {"case_code": case_code, "fields": list(PERSONAL_EVENT_FIELDS)},
+            )
             await audit.record(None, case_code, RETENTION_PURGE)
     except _AlreadyPurged:
         return False

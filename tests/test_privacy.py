@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from backend import events
 from backend.tables import AuditEntry
 from backend.timeutil import utcnow
 from placement import retention
@@ -69,8 +70,8 @@ async def placed_case(client, world, **fields) -> dict:
 
 
 async def close(case_code: str, months_ago: int) -> datetime:
-    """Closing a case has no route yet (cases are closed by the service that opened them):
-    the test sets the closing time it needs."""
+    """A case closed `months_ago` (POST /api/cases/{code}/close closes it now: the test
+    sets the past closing time it needs)."""
     closed_at = retention.cutoff(utcnow(), months_ago) - timedelta(days=1)
     await YouthCase.update({YouthCase.closed_at: closed_at}).where(YouthCase.case_code == case_code)
     return closed_at
@@ -318,6 +319,16 @@ async def test_the_purge_erases_personal_fields_and_is_audited(client, world):
     assert [e["actor"] for e in export["audit_entries"] if e["action"] == "retention_purge"] == [
         None
     ]
+    # The copies elsewhere forget the minor's details too: the runaway event and its alert.
+    reported = [e["payload"] for e in await events.events_of("runaway_reported")]
+    for payload in reported:
+        if payload["case_code"] == code:
+            assert not {"age", "gender", "exploitation_flagged"} & set(payload)
+            assert payload["risk_level"] == "high"  # the facts of the episode stay
+    alerts = (await client.get("/api/alerts", headers=world.auth("admin"))).json()
+    runaway = [a for a in alerts if a["case_code"] == code and a["kind"] == "runaway"]
+    assert runaway and all("age" not in a["facts"] for a in runaway)
+    assert all("gender" not in a["facts"] for a in runaway)
     # The case that closed recently keeps everything.
     other = (await client.get(f"/api/cases/{kept}", headers=world.auth("admin"))).json()
     assert other["purged_at"] is None and other["gender"] == "girl"
