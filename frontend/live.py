@@ -6,6 +6,7 @@ it sees changes made by any app instance."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 from litestar import get
@@ -29,13 +30,27 @@ async def network_version() -> tuple[object, ...]:
     )
 
 
+# One reading per second serves every open page of this process, however many there are.
+_reading: tuple[float, tuple[object, ...]] | None = None
+_reading_lock = asyncio.Lock()
+
+
+async def shared_version() -> tuple[object, ...]:
+    global _reading
+    async with _reading_lock:
+        now = time.monotonic()
+        if _reading is None or now - _reading[0] >= POLL_SECONDS * 0.9:
+            _reading = (now, await network_version())
+        return _reading[1]
+
+
 async def _changes(request: PageRequest) -> AsyncIterator[ServerSentEventMessage]:
     yield ServerSentEventMessage(comment="connected", retry=2000, data=None)
-    last = await network_version()
+    last = await shared_version()
     quiet = 0
     while True:
         await asyncio.sleep(POLL_SECONDS)
-        version = await network_version()
+        version = await shared_version()
         if version != last:
             last, quiet = version, 0
             yield ServerSentEventMessage(event="changed", data="1")

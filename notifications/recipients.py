@@ -41,6 +41,10 @@ class Policy:
     level_minutes: list[float] = field(default_factory=list)
     reminder_minutes: float = 30.0
 
+    @property
+    def reminder(self) -> timedelta:
+        return timedelta(minutes=self.reminder_minutes)
+
     def timeout(self, level: int) -> timedelta:
         index = min(max(level, 1), len(self.level_minutes)) - 1
         return timedelta(minutes=self.level_minutes[index])

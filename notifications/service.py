@@ -5,7 +5,7 @@ one transaction; deliveries are outbox rows sent after the commit (outbox.py).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from backend import events
@@ -417,7 +417,7 @@ async def acknowledge(principal: Principal, alert_id: int) -> AlertDetail:
                     Alert.acknowledged_at: now,
                     Alert.acknowledged_by: principal.user_id,
                     Alert.escalate_at: None,
-                    Alert.remind_at: now + _minutes(policy.reminder_minutes),
+                    Alert.remind_at: now + policy.reminder,
                 }
             )
             .where((Alert.id == alert_id) & (Alert.status == AlertStatus.OPEN.value))
@@ -463,10 +463,6 @@ async def _close(alert_id: int, user_id: int | None, note: str, now: datetime) -
     if won:
         await _cancel_pending(alert_id, (Purpose.PAGE, Purpose.REMINDER))
     return bool(won)
-
-
-def _minutes(value: float) -> timedelta:
-    return timedelta(minutes=value)
 
 
 # ---------------------------------------------------------------------------
@@ -690,7 +686,7 @@ async def remind_due(now: datetime | None = None) -> int:
             won = (
                 await Alert.update(
                     {
-                        Alert.remind_at: now + _minutes(policy.reminder_minutes),
+                        Alert.remind_at: now + policy.reminder,
                         Alert.page_round: round_,
                     }
                 )
